@@ -1,0 +1,54 @@
+# The same commands serve the README, CI (.ci/run) and developers.
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+LOCAL_REDIS_PORT ?= 6380
+
+export LOGOS_HOME ?= $(CURDIR)
+export LOGOS_REDIS_URL ?= redis://127.0.0.1:$(LOCAL_REDIS_PORT)/0
+export LOGOS_LOCAL_REDIS_PORT := $(LOCAL_REDIS_PORT)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help install paper test lint format typecheck unit integration e2e bench lock clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install:  ## Create .venv with the pinned dependencies and make sure redis-server exists
+	@scripts/bootstrap all
+
+paper: install  ## Run the paper stack as local processes (Redis on 6380, dashboard on 8501)
+	honcho start -f Procfile
+
+test: install lint  ## Lint, type-check and run every test (what CI runs)
+	@python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure, not a pass" >&2; exit 1; fi; \
+	exit $$rc
+
+lint: install  ## ruff, formatting, mypy and the import-layer contracts
+	ruff check .
+	ruff format --check .
+	mypy
+	lint-imports
+
+format: install  ## Apply ruff's fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+unit: install  ## Only the fast tests (no Redis)
+	python -m pytest tests/unit
+
+integration: install  ## Only the tests against a real Redis
+	python -m pytest tests/integration
+
+e2e: install  ## Only the end-to-end tests (stack as processes; compose when Docker works)
+	python -m pytest tests/e2e
+
+bench: install  ## Benchmarks (not tests): bus throughput and latency against raw redis-py
+	python bench/bus_throughput.py
+
+lock: install  ## Re-pin the whole dependency tree into requirements.lock
+	@{ echo "# The whole dependency tree, pinned. Regenerate with: make lock"; \
+	   python -m pip freeze --exclude-editable | grep -iv '^logos=='; } > requirements.lock
+
+clean:  ## Remove the virtualenv, caches and local Redis data
+	rm -rf $(VENV) .logos .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Logos services: one package per deployable, plus the shared runtime and the CLI."""

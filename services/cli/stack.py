@@ -1,0 +1,233 @@
+"""Running and watching the stack: ``logos serve``, ``healthcheck``, ``status`` and ``stack wait|watch``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from pydantic_settings import BaseSettings
+
+import services.dashboard
+from logos.bus import Bus
+from logos.contracts import DeadLetter, ServiceStatus
+from logos.redact import redact_text
+from logos.settings import LogosSettings
+from services.brain.config import BrainSettings
+from services.dashboard.config import DashboardSettings
+from services.executor.config import ExecutorSettings
+from services.feed.config import FeedSettings
+from services.ml.config import MLSettings
+from services.risk.config import RiskSettings
+from services.runtime.logging_setup import configure_logging
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """How to start one service and how to tell that it is up."""
+
+    name: str
+    settings: type[BaseSettings]
+    app: str | None
+    ready_path: str
+    health_path: str
+
+
+SERVICES: dict[str, ServiceEntry] = {
+    entry.name: entry
+    for entry in (
+        ServiceEntry("feed", FeedSettings, "services.feed.app:create_app", "/readyz", "/healthz"),
+        ServiceEntry("ml", MLSettings, "services.ml.app:create_app", "/readyz", "/healthz"),
+        ServiceEntry("risk", RiskSettings, "services.risk.app:create_app", "/readyz", "/healthz"),
+        ServiceEntry("executor", ExecutorSettings, "services.executor.app:create_app", "/readyz", "/healthz"),
+        ServiceEntry("brain", BrainSettings, "services.brain.app:create_app", "/readyz", "/healthz"),
+        ServiceEntry("dashboard", DashboardSettings, None, "/_stcore/health", "/_stcore/health"),
+    )
+}
+
+stack_app = typer.Typer(help="Wait for and watch a running stack.", no_args_is_help=True)
+ServiceName = Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")]
+ComposeOption = Annotated[bool, typer.Option("--compose", help="Reach services by their compose host names.")]
+
+
+def _entry(name: str) -> ServiceEntry:
+    if name not in SERVICES:
+        typer.echo(f"error: unknown service {name!r}; choose one of {', '.join(SERVICES)}", err=True)
+        raise typer.Exit(2)
+    return SERVICES[name]
+
+
+def _port(entry: ServiceEntry) -> int:
+    port: int = entry.settings().port  # type: ignore[attr-defined]
+    return port
+
+
+def _base_url(entry: ServiceEntry, compose: bool) -> str:
+    return f"http://{entry.name if compose else '127.0.0.1'}:{_port(entry)}"
+
+
+def serve(
+    name: ServiceName,
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+) -> None:
+    """Run one service in the foreground until Ctrl-C or SIGTERM."""
+    entry = _entry(name)
+    settings: Any = entry.settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if entry.app is None:
+        script = Path(services.dashboard.__file__).with_name("app.py")
+        argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", bind_host]
+        argv += ["--server.port", str(bind_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        os.execv(sys.executable, argv)
+    import uvicorn
+
+    configure_logging(settings.logos.log_level)
+    uvicorn.run(entry.app, factory=True, host=bind_host, port=bind_port, log_config=None, access_log=False)
+
+
+def healthcheck(
+    name: ServiceName,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,
+) -> None:
+    """Exit 0 when the service's liveness endpoint answers 200 on this host (container HEALTHCHECK)."""
+    entry = _entry(name)
+    try:
+        response = httpx.get(_base_url(entry, compose=False) + entry.health_path, timeout=timeout)
+    except httpx.HTTPError as exc:
+        typer.echo(f"{name}: unreachable: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.echo(f"{name}: HTTP {response.status_code}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name}: ok")
+
+
+def _probe(client: httpx.Client, url: str) -> int | None:
+    try:
+        return client.get(url, timeout=2.0).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def wait_ready(compose: bool, timeout: float, names: list[str] | None = None) -> bool:
+    """Poll every service until it is ready; print each one as it comes up."""
+    waiting = {name: SERVICES[name] for name in names or SERVICES}
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while waiting and time.monotonic() < deadline:
+            for name, entry in list(waiting.items()):
+                if _probe(client, _base_url(entry, compose) + entry.ready_path) == 200:
+                    typer.echo(f"  {name:<9} ready")
+                    del waiting[name]
+            if waiting:
+                time.sleep(0.5)
+    if waiting:
+        typer.echo(f"not ready after {timeout:.0f}s: {', '.join(waiting)} (see their logs)", err=True)
+    return not waiting
+
+
+def _banner() -> str:
+    lines = ["", "Logos paper stack is up (bound to 127.0.0.1):"]
+    for name, entry in SERVICES.items():
+        port = _port(entry)
+        if entry.app is None:
+            lines.append(f"  dashboard  http://localhost:{port}")
+        else:
+            lines.append(f"  {name:<9}  http://localhost:{port}/status   (/healthz /readyz /metrics)")
+    lines += ["Following logos status heartbeats and dead letters; Ctrl-C stops.", ""]
+    return "\n".join(lines)
+
+
+@stack_app.command("wait")
+def wait(
+    compose: ComposeOption = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 120.0,
+) -> None:
+    """Wait until every service answers ready; exit 1 on timeout."""
+    if not wait_ready(compose, timeout):
+        raise typer.Exit(1)
+
+
+@stack_app.command("watch")
+def watch(
+    compose: ComposeOption = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
+) -> None:
+    """Wait until the stack is ready, print where everything is, then follow its status stream."""
+    typer.echo("Waiting for the stack to become ready...")
+    if not wait_ready(compose, timeout):
+        raise typer.Exit(1)
+    typer.echo(_banner())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_follow(LogosSettings()))
+
+
+async def _follow(settings: LogosSettings) -> None:
+    bus = Bus.redis(settings.redis_url.get_secret_value(), settings.streams)
+    names = settings.streams
+    shown: dict[str, tuple[Any, ...]] = {}
+    try:
+        async for tailed in bus.tail([names.status, names.dlq], asyncio.Event()):
+            message = tailed.message
+            stamp = message.ts.strftime("%H:%M:%S")
+            if isinstance(message, DeadLetter):
+                typer.echo(
+                    f"{stamp} DEAD LETTER {message.source_stream} {message.entry_id}: {redact_text(message.reason)}"
+                )
+            elif isinstance(message, ServiceStatus):
+                key = f"{message.service}/{message.instance}"
+                summary = (message.state, message.messages_handled, message.dead_lettered, message.warnings)
+                if shown.get(key) != summary:
+                    shown[key] = summary
+                    warnings = f" unsafe: {'; '.join(message.warnings)}" if message.warnings else ""
+                    typer.echo(
+                        f"{stamp} {key:<20} {message.state.value:<9} handled={message.messages_handled} "
+                        f"dead_lettered={message.dead_lettered}{warnings}"
+                    )
+    finally:
+        await bus.close()
+
+
+def status(
+    compose: ComposeOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw /status documents.")] = False,
+) -> None:
+    """Print every service's /status (state, backlog, dead letters, unsafe settings)."""
+    reports: dict[str, Any] = {}
+    with httpx.Client() as client:
+        for name, entry in SERVICES.items():
+            if entry.app is None:
+                code = _probe(client, _base_url(entry, compose) + entry.health_path)
+                reports[name] = {"state": "ready" if code == 200 else "down"}
+                continue
+            try:
+                reports[name] = client.get(_base_url(entry, compose) + "/status", timeout=3.0).json()
+            except (httpx.HTTPError, json.JSONDecodeError):
+                reports[name] = {"state": "down"}
+    if as_json:
+        typer.echo(json.dumps(reports, indent=2, sort_keys=True))
+        return
+    typer.echo(
+        f"{'service':<10} {'state':<9} {'uptime':>8} {'handled':>8} {'pending':>8} {'lag':>6} {'dlq':>5}  unsafe"
+    )
+    for name, report in reports.items():
+        consumers = report.get("consumers", [])
+        handled = sum(sum(consumer["handled"].values()) for consumer in consumers)
+        loads = [load for consumer in consumers for load in consumer["streams"]]
+        pending = sum(load["pending"] or 0 for load in loads)
+        lag = sum(load["lag"] or 0 for load in loads)
+        uptime = f"{report['uptime_seconds']:.0f}s" if "uptime_seconds" in report else "-"
+        dead = report.get("dead_letter_stream_length", "-")
+        unsafe = "; ".join(report.get("unsafe", []))
+        typer.echo(
+            f"{name:<10} {report['state']:<9} {uptime:>8} {handled:>8} {pending:>8} {lag:>6} {dead!s:>5}  {unsafe}"
+        )

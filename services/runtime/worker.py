@@ -1,0 +1,164 @@
+"""The asyncio side of a service: its consumer loops, heartbeats and the counters behind /status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from logos import __version__
+from logos.bus import Bus, ConsumerStats, GroupInfo, Handler
+from logos.contracts import Message, ServiceState, ServiceStatus
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger("logos.worker")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One consumer group of the service: the streams it reads and the handler for each message."""
+
+    group: str
+    streams: Sequence[str]
+    handler: Handler
+
+
+@dataclass
+class GroupLoad:
+    """A subscription's backlog on its streams, refreshed with every heartbeat."""
+
+    group: str
+    infos: list[GroupInfo] = field(default_factory=list)
+
+
+class ServiceWorker:
+    """Base of every service's worker; a subclass names its service and its subscriptions."""
+
+    service: ClassVar[str]
+
+    def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.names = bus.names
+        self.instance = settings.instance or self.service
+        self.started_monotonic = time.monotonic()
+        self.published: dict[str, int] = {}
+        self.stats: dict[str, ConsumerStats] = {}
+        self.loads: dict[str, GroupLoad] = {}
+        self._stopping = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Subscription] = []
+
+    # -- what subclasses define ----------------------------------------------------------------
+
+    def subscriptions(self) -> list[Subscription]:
+        """Return the groups this service consumes."""
+        return []
+
+    def warnings(self) -> list[str]:
+        """Return unsafe or degraded conditions, one line each (shown on /status and logged)."""
+        found = []
+        if self.settings.public_bind():
+            found.append(
+                f"HTTP API bound to {self.settings.host}:{self.settings.port}, reachable beyond this host; "
+                "publish it on 127.0.0.1 only (compose does)"
+            )
+        return found
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every consumer loop and the heartbeat."""
+        for line in self.warnings():
+            log.warning("%s: UNSAFE: %s", self.service, line)
+        options = self.settings.logos.consumer_options()
+        self._subscriptions = self.subscriptions()
+        for subscription in self._subscriptions:
+            stats = self.stats.setdefault(subscription.group, ConsumerStats())
+            self.loads[subscription.group] = GroupLoad(subscription.group)
+            coroutine = self.bus.consume(
+                subscription.group,
+                self.instance,
+                subscription.streams,
+                subscription.handler,
+                self._stop,
+                options=options,
+                stats=stats,
+            )
+            self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))
+        log.info("%s %s started (instance %s)", self.service, __version__, self.instance)
+
+    async def stop(self) -> None:
+        """Stop the loops after the message in hand, then send a last heartbeat."""
+        self._stopping = True
+        self._stop.set()
+        done, pending = await asyncio.wait(self._tasks, timeout=5.0) if self._tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        for task in done | pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.bus.publish(self.names.status, self.status_message()), 1.0)
+        log.info("%s stopped", self.service)
+
+    def running(self) -> bool:
+        """Tell whether every loop of the worker is alive."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    # -- publishing and status -----------------------------------------------------------------
+
+    async def publish(self, stream: str, message: Message) -> str:
+        entry_id = await self.bus.publish(stream, message)
+        self.published[stream] = self.published.get(stream, 0) + 1
+        return entry_id
+
+    def uptime_seconds(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    def connected(self) -> bool:
+        return all(stats.connected for stats in self.stats.values())
+
+    @property
+    def state(self) -> ServiceState:
+        if self._stopping:
+            return ServiceState.STOPPING
+        if self.running() and self.connected():
+            return ServiceState.READY
+        if not any(stats.reconnects for stats in self.stats.values()):
+            return ServiceState.STARTING
+        return ServiceState.DEGRADED
+
+    def status_message(self) -> ServiceStatus:
+        last = [stats.last for stats in self.stats.values() if stats.last is not None]
+        return ServiceStatus(
+            service=self.service,
+            instance=self.instance,
+            version=__version__,
+            state=self.state,
+            uptime_seconds=round(self.uptime_seconds(), 3),
+            messages_handled=sum(stats.handled_total for stats in self.stats.values()),
+            dead_lettered=sum(stats.dead_lettered for stats in self.stats.values()),
+            last_message_at=max((entry.at for entry in last), default=None),
+            warnings=tuple(self.warnings()),
+        )
+
+    async def refresh_loads(self) -> None:
+        for subscription in self._subscriptions:
+            load = self.loads.setdefault(subscription.group, GroupLoad(subscription.group))
+            load.infos = await self.bus.group_info(subscription.group, subscription.streams)
+
+    async def _heartbeat(self) -> None:
+        while not self._stop.is_set():
+            if await self.bus.ping(timeout_seconds=1.0):
+                with contextlib.suppress(Exception):
+                    await self.refresh_loads()
+                    await asyncio.wait_for(self.publish(self.names.status, self.status_message()), 2.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.heartbeat_seconds)

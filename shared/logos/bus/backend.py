@@ -1,0 +1,73 @@
+"""The stream primitives the bus is built on, implemented by Redis and by an in-memory store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class BackendUnavailable(ConnectionError):
+    """The stream store cannot be reached right now; retry later."""
+
+
+class GroupMissing(RuntimeError):
+    """A consumer group (or its stream) vanished, e.g. after the store lost its data."""
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One stream entry as stored; ``fields`` is None when the entry was trimmed away."""
+
+    stream: str
+    entry_id: str
+    fields: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Result of one reclaim pass over a stream."""
+
+    next_start: str
+    entries: list[RawEntry]
+    trimmed_ids: list[str]
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    stream: str
+    pending: int
+    lag: int | None
+
+
+class StreamBackend(Protocol):
+    """Redis-stream semantics: append, consumer groups, pending lists, claiming, acknowledging."""
+
+    async def add(self, stream: str, fields: dict[str, str], maxlen: int) -> str: ...
+
+    async def ensure_group(self, stream: str, group: str) -> None: ...
+
+    async def read_group(
+        self, group: str, consumer: str, positions: dict[str, str], count: int, block_seconds: float
+    ) -> list[RawEntry]: ...
+
+    async def autoclaim(
+        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
+    ) -> Claimed: ...
+
+    async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]: ...
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None: ...
+
+    async def add_and_ack(
+        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
+    ) -> None: ...
+
+    async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]: ...
+
+    async def group_info(self, stream: str, group: str) -> GroupInfo: ...
+
+    async def length(self, stream: str) -> int: ...
+
+    async def ping(self, timeout_seconds: float) -> bool: ...
+
+    async def close(self) -> None: ...

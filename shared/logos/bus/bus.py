@@ -1,0 +1,140 @@
+"""The bus every service uses: publish, consume through a group, tail, and inspect streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from logos.bus.backend import BackendUnavailable, GroupInfo, StreamBackend
+from logos.bus.codec import InvalidEntry, decode, encode
+from logos.bus.consumer import Backoff, ConsumerLoop, Handler
+from logos.bus.memory_backend import MemoryBackend
+from logos.bus.options import ConsumerOptions, ConsumerStats
+from logos.bus.redis_backend import RedisBackend
+from logos.contracts import Message
+from logos.streams import StreamNames
+
+log = logging.getLogger("logos.bus")
+T = TypeVar("T")
+
+
+class BusUnavailable(BackendUnavailable):
+    """The bus stayed unreachable for longer than the caller was willing to wait."""
+
+
+@dataclass(frozen=True)
+class Tailed:
+    """A message read by :meth:`Bus.tail`, with its entry id."""
+
+    stream: str
+    entry_id: str
+    message: Message
+
+
+class Bus:
+    """Typed access to the streams of one deployment; the backend is Redis or process memory."""
+
+    def __init__(
+        self,
+        backend: StreamBackend,
+        names: StreamNames,
+        *,
+        maxlen: int = 100_000,
+        publish_timeout_seconds: float = 30.0,
+    ) -> None:
+        self.backend = backend
+        self.names = names
+        self.maxlen = maxlen
+        self.publish_timeout_seconds = publish_timeout_seconds
+
+    @classmethod
+    def redis(cls, url: str, names: StreamNames, *, block_seconds: float = 1.0, **kwargs: float) -> Bus:
+        """Return a bus on the Redis server at ``url``; nothing connects until first use."""
+        return cls(RedisBackend.from_url(url, block_seconds=block_seconds), names, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def memory(cls, names: StreamNames | None = None, **kwargs: float) -> Bus:
+        """Return a bus held in this process's memory, for in-process runs and tests."""
+        return cls(MemoryBackend(), names or StreamNames(), **kwargs)  # type: ignore[arg-type]
+
+    async def publish(self, stream: str, message: Message) -> str:
+        """Append ``message`` to ``stream`` (trimmed with MAXLEN ~); retry while the store is away."""
+        fields = encode(message)
+        if fields["type"] not in self.names.accepted_types(stream):
+            raise ValueError(f"a {fields['type']} does not belong on {stream}")
+        return await self._retrying(lambda: self.backend.add(stream, fields, self.maxlen))
+
+    async def consume(
+        self,
+        group: str,
+        consumer: str,
+        streams: Sequence[str],
+        handler: Handler,
+        stop: asyncio.Event,
+        *,
+        options: ConsumerOptions | None = None,
+        stats: ConsumerStats | None = None,
+    ) -> None:
+        """Handle every entry of ``streams`` for ``group`` until ``stop`` is set.
+
+        An entry is acknowledged only after ``handler`` returns. A failing entry is retried after
+        ``reclaim_idle_seconds`` and dead-lettered after ``max_deliveries``; an invalid one is
+        dead-lettered at once. Connection loss is waited out with backoff.
+        """
+        loop = ConsumerLoop(
+            self, group, consumer, list(streams), handler, options or ConsumerOptions(), stats or ConsumerStats()
+        )
+        await loop.run(stop)
+
+    async def tail(self, streams: Sequence[str], stop: asyncio.Event, *, start: str = "$") -> AsyncIterator[Tailed]:
+        """Yield messages appended to ``streams`` (outside any group), skipping invalid entries."""
+        positions = dict.fromkeys(streams, start)
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                entries = await self.backend.read(positions, 100, 1.0)
+            except BackendUnavailable as exc:
+                log.warning("tail: %s", exc)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            for entry in entries:
+                positions[entry.stream] = entry.entry_id
+                try:
+                    message = decode(entry.fields or {}, self.names.accepted_types(entry.stream))
+                except InvalidEntry as exc:
+                    log.warning("tail: skipping %s %s: %s", entry.stream, entry.entry_id, exc)
+                    continue
+                yield Tailed(entry.stream, entry.entry_id, message)
+
+    async def group_info(self, group: str, streams: Sequence[str]) -> list[GroupInfo]:
+        """Return pending count and lag of ``group`` on each stream."""
+        return [await self.backend.group_info(stream, group) for stream in streams]
+
+    async def length(self, stream: str) -> int:
+        return await self.backend.length(stream)
+
+    async def ping(self, timeout_seconds: float = 0.5) -> bool:
+        return await self.backend.ping(timeout_seconds)
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(BackendUnavailable),
+                wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                stop=stop_after_delay(self.publish_timeout_seconds),
+                reraise=True,
+            ):
+                with attempt:
+                    return await operation()
+        except BackendUnavailable as exc:
+            raise BusUnavailable(f"bus unreachable for {self.publish_timeout_seconds:.0f}s: {exc}") from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")

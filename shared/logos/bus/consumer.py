@@ -1,0 +1,219 @@
+"""The consumer-group loop: read, validate, handle, acknowledge; reclaim, dead-letter, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from logos.bus.backend import BackendUnavailable, GroupMissing, RawEntry
+from logos.bus.codec import InvalidEntry, decode, encode, printable
+from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
+from logos.contracts import DeadLetter, Message, utc_now
+
+if TYPE_CHECKING:
+    from logos.bus.bus import Bus
+
+log = logging.getLogger("logos.bus")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a message came from and how often it has been delivered (1 on the first try)."""
+
+    stream: str
+    entry_id: str
+    deliveries: int
+
+
+Handler = Callable[[Message, Delivery], Awaitable[None]]
+
+
+class Backoff:
+    """Exponential backoff with full jitter, reset after a success."""
+
+    def __init__(self, initial: float = 0.1, maximum: float = 5.0) -> None:
+        self._initial, self._maximum, self._attempt = initial, maximum, 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self._maximum, self._initial * 2**self._attempt)
+        self._attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+class ConsumerLoop:
+    """One consumer of one group over one or more streams, until ``stop`` is set."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        group: str,
+        consumer: str,
+        streams: list[str],
+        handler: Handler,
+        options: ConsumerOptions,
+        stats: ConsumerStats,
+    ) -> None:
+        if not streams:
+            raise ValueError("a consumer needs at least one stream")
+        self._bus, self._backend = bus, bus.backend
+        self._group, self._consumer, self._streams = group, consumer, list(streams)
+        self._accepted = {stream: bus.names.accepted_types(stream) for stream in streams}
+        self._handler, self._options, self.stats = handler, options, stats
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff()
+        prepared = False
+        next_reclaim = 0.0
+        loop = asyncio.get_running_loop()
+        self.stats.running = True
+        try:
+            while not stop.is_set():
+                try:
+                    if not prepared:
+                        for stream in self._streams:
+                            await self._backend.ensure_group(stream, self._group)
+                        # entries this consumer read before a restart come first
+                        await self._redeliver_own_pending()
+                        prepared = True
+                        self._set_connected(True)
+                    if loop.time() >= next_reclaim:
+                        await self._reclaim()
+                        next_reclaim = loop.time() + self._options.reclaim_interval_seconds
+                    entries = await self._backend.read_group(
+                        self._group,
+                        self._consumer,
+                        {stream: ">" for stream in self._streams},
+                        self._options.batch_size,
+                        self._options.block_seconds,
+                    )
+                    for entry in entries:
+                        await self._deliver(entry, deliveries=1)
+                    backoff.reset()
+                except (BackendUnavailable, GroupMissing) as exc:
+                    prepared = False
+                    self._set_connected(False)
+                    delay = backoff.next_delay()
+                    log.warning("consumer %s/%s: %s; retrying in %.2fs", self._group, self._consumer, exc, delay)
+                    await _sleep_unless(stop, delay)
+        finally:
+            self.stats.running = False
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected and not self.stats.connected:
+            log.info("consumer %s/%s connected to %s", self._group, self._consumer, ", ".join(self._streams))
+        if not connected and self.stats.connected:
+            self.stats.reconnects += 1
+        self.stats.connected = connected
+
+    async def _redeliver_own_pending(self) -> None:
+        for stream in self._streams:
+            after = "0"
+            while True:
+                entries = await self._backend.read_group(
+                    self._group, self._consumer, {stream: after}, self._options.batch_size, 0
+                )
+                if not entries:
+                    break
+                await self._deliver_counted(stream, entries)
+                after = entries[-1].entry_id
+
+    async def _reclaim(self) -> None:
+        for stream in self._streams:
+            start = "0-0"
+            while True:
+                claimed = await self._backend.autoclaim(
+                    stream,
+                    self._group,
+                    self._consumer,
+                    self._options.reclaim_idle_seconds,
+                    start,
+                    self._options.batch_size,
+                )
+                if claimed.trimmed_ids:
+                    self.stats.trimmed_before_handled += len(claimed.trimmed_ids)
+                    log.error(
+                        "%d pending entries of %s were trimmed before %s handled them: %s",
+                        len(claimed.trimmed_ids),
+                        stream,
+                        self._group,
+                        ", ".join(claimed.trimmed_ids[:5]),
+                    )
+                self.stats.reclaimed += len(claimed.entries)
+                await self._deliver_counted(stream, claimed.entries)
+                if claimed.next_start == "0-0":
+                    break
+                start = claimed.next_start
+
+    async def _deliver_counted(self, stream: str, entries: list[RawEntry]) -> None:
+        live = [entry for entry in entries if entry.fields is not None]
+        for entry in entries:
+            if entry.fields is None:  # trimmed while pending: drop it from the pending list
+                await self._backend.ack(stream, self._group, entry.entry_id)
+        counts = await self._backend.delivery_counts(stream, self._group, [entry.entry_id for entry in live])
+        for entry in live:
+            await self._deliver(entry, deliveries=counts.get(entry.entry_id, 1))
+
+    async def _deliver(self, entry: RawEntry, deliveries: int) -> None:
+        fields = entry.fields or {}
+        limit = self._options.max_deliveries
+        if deliveries > limit:
+            # its consumers kept dying while handling it; do not risk another crash
+            await self._dead_letter(entry, deliveries, f"delivered {deliveries} times without an acknowledgement")
+            return
+        try:
+            message = decode(fields, self._accepted[entry.stream])
+        except InvalidEntry as exc:
+            await self._dead_letter(entry, deliveries, f"invalid entry: {exc}")
+            return
+        delivery = Delivery(entry.stream, entry.entry_id, deliveries)
+        try:
+            await self._handler(message, delivery)
+        except (BackendUnavailable, GroupMissing, asyncio.CancelledError):
+            raise  # not the message's fault: it stays pending and is delivered again
+        except Exception as exc:
+            self.stats.handler_failures += 1
+            log.warning(
+                "handler of %s failed on %s %s (delivery %d of %d): %r",
+                self._group,
+                entry.stream,
+                entry.entry_id,
+                deliveries,
+                limit,
+                exc,
+            )
+            if deliveries >= limit:
+                await self._dead_letter(entry, deliveries, f"handler failed on delivery {deliveries}: {exc!r}")
+            return
+        await self._backend.ack(entry.stream, self._group, entry.entry_id)
+        message_type = fields["type"]
+        self.stats.handled[message_type] = self.stats.handled.get(message_type, 0) + 1
+        self.stats.last = LastEntry(entry.stream, entry.entry_id, message_type, utc_now())
+
+    async def _dead_letter(self, entry: RawEntry, deliveries: int, reason: str) -> None:
+        letter = DeadLetter(
+            source_stream=entry.stream,
+            entry_id=entry.entry_id,
+            group=self._group,
+            consumer=self._consumer,
+            deliveries=deliveries,
+            reason=printable(reason)[:2000],
+            fields={printable(key): printable(value) for key, value in (entry.fields or {}).items()},
+        )
+        await self._backend.add_and_ack(
+            self._bus.names.dlq, encode(letter), self._bus.maxlen, entry.stream, self._group, entry.entry_id
+        )
+        self.stats.dead_lettered += 1
+        log.error("dead-lettered %s %s for %s: %s", entry.stream, entry.entry_id, self._group, letter.reason)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

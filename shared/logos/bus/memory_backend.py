@@ -1,0 +1,216 @@
+"""Stream primitives in process memory, with Redis semantics, for in-process runs and unit tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
+
+IdKey = tuple[int, int]
+
+
+def _key(entry_id: str) -> IdKey:
+    if entry_id in ("-", "0"):
+        return (0, 0)
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+@dataclass
+class _Pending:
+    consumer: str
+    deliveries: int
+    delivered_at: float
+
+
+@dataclass
+class _Group:
+    last_delivered: IdKey = (0, 0)
+    pending: dict[str, _Pending] = field(default_factory=dict)
+
+
+@dataclass
+class _Stream:
+    keys: list[IdKey] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    fields: list[dict[str, str]] = field(default_factory=list)
+    groups: dict[str, _Group] = field(default_factory=dict)
+    sequence: int = 0
+
+    def entry(self, entry_id: str) -> dict[str, str] | None:
+        index = bisect_right(self.keys, _key(entry_id)) - 1
+        return self.fields[index] if index >= 0 and self.ids[index] == entry_id else None
+
+
+class MemoryBackend:
+    """A single-process stand-in for Redis streams; ``available`` simulates an outage."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, _Stream] = {}
+        self._changed = asyncio.Condition()
+        self.available = True
+
+    def _check(self) -> None:
+        if not self.available:
+            raise BackendUnavailable("in-memory bus marked unavailable")
+
+    def _stream(self, name: str) -> _Stream:
+        return self._streams.setdefault(name, _Stream())
+
+    def _group(self, stream: str, group: str) -> _Group:
+        state = self._streams.get(stream)
+        if state is None or group not in state.groups:
+            raise GroupMissing(f"NOGROUP no stream {stream!r} or group {group!r}")
+        return state.groups[group]
+
+    async def add(self, stream: str, fields: dict[str, str], maxlen: int) -> str:
+        self._check()
+        state = self._stream(stream)
+        state.sequence += 1
+        key = (state.sequence, 0)
+        entry_id = f"{key[0]}-{key[1]}"
+        state.keys.append(key)
+        state.ids.append(entry_id)
+        state.fields.append(dict(fields))
+        excess = len(state.keys) - maxlen
+        if excess > 0:
+            del state.keys[:excess], state.ids[:excess], state.fields[:excess]
+        async with self._changed:
+            self._changed.notify_all()
+        return entry_id
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        self._check()
+        self._stream(stream).groups.setdefault(group, _Group())
+
+    async def read_group(
+        self, group: str, consumer: str, positions: dict[str, str], count: int, block_seconds: float
+    ) -> list[RawEntry]:
+        deadline = time.monotonic() + block_seconds
+        while True:
+            self._check()
+            entries = self._read_group_now(group, consumer, positions, count)
+            blocking = any(position == ">" for position in positions.values())
+            remaining = deadline - time.monotonic()
+            if entries or not blocking or remaining <= 0:
+                return entries
+            await self._wait(remaining)
+
+    def _read_group_now(self, group: str, consumer: str, positions: dict[str, str], count: int) -> list[RawEntry]:
+        entries: list[RawEntry] = []
+        now = time.monotonic()
+        for stream, position in positions.items():
+            state_group = self._group(stream, group)
+            state = self._streams[stream]
+            if position == ">":
+                start = bisect_right(state.keys, state_group.last_delivered)
+                for index in range(start, min(start + count, len(state.keys))):
+                    entry_id = state.ids[index]
+                    state_group.last_delivered = state.keys[index]
+                    state_group.pending[entry_id] = _Pending(consumer, 1, now)
+                    entries.append(RawEntry(stream, entry_id, dict(state.fields[index])))
+            else:
+                after = _key(position)
+                own = sorted(
+                    (entry_id for entry_id, pending in state_group.pending.items() if pending.consumer == consumer),
+                    key=_key,
+                )
+                for entry_id in [entry_id for entry_id in own if _key(entry_id) > after][:count]:
+                    pending = state_group.pending[entry_id]
+                    pending.deliveries += 1
+                    pending.delivered_at = now
+                    fields = state.entry(entry_id)
+                    entries.append(RawEntry(stream, entry_id, dict(fields) if fields else None))
+        return entries
+
+    async def _wait(self, seconds: float) -> None:
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), seconds)
+
+    async def autoclaim(
+        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
+    ) -> Claimed:
+        self._check()
+        state_group = self._group(stream, group)
+        state = self._streams[stream]
+        now = time.monotonic()
+        candidates = sorted((entry_id for entry_id in state_group.pending if _key(entry_id) >= _key(start)), key=_key)
+        claimed: list[RawEntry] = []
+        trimmed: list[str] = []
+        next_start = "0-0"
+        for position, entry_id in enumerate(candidates):
+            if len(claimed) + len(trimmed) >= count:
+                next_start = candidates[position]
+                break
+            pending = state_group.pending[entry_id]
+            if now - pending.delivered_at < min_idle_seconds:
+                continue
+            fields = state.entry(entry_id)
+            if fields is None:
+                del state_group.pending[entry_id]
+                trimmed.append(entry_id)
+                continue
+            pending.consumer, pending.deliveries, pending.delivered_at = consumer, pending.deliveries + 1, now
+            claimed.append(RawEntry(stream, entry_id, dict(fields)))
+        return Claimed(next_start, claimed, trimmed)
+
+    async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]:
+        self._check()
+        pending = self._group(stream, group).pending
+        return {entry_id: pending[entry_id].deliveries for entry_id in entry_ids if entry_id in pending}
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None:
+        self._check()
+        self._group(stream, group).pending.pop(entry_id, None)
+
+    async def add_and_ack(
+        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
+    ) -> None:
+        self._check()
+        await self.add(target, fields, maxlen)
+        await self.ack(stream, group, entry_id)
+
+    async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
+        deadline = time.monotonic() + block_seconds
+        resolved = {
+            stream: (self._stream(stream).ids[-1] if position == "$" and self._stream(stream).ids else position)
+            for stream, position in positions.items()
+        }
+        resolved = {stream: "0-0" if position == "$" else position for stream, position in resolved.items()}
+        while True:
+            self._check()
+            entries = []
+            for stream, position in resolved.items():
+                state = self._stream(stream)
+                start = bisect_right(state.keys, _key(position))
+                for index in range(start, min(start + count, len(state.keys))):
+                    entries.append(RawEntry(stream, state.ids[index], dict(state.fields[index])))
+            remaining = deadline - time.monotonic()
+            if entries or remaining <= 0:
+                return entries
+            await self._wait(remaining)
+
+    async def group_info(self, stream: str, group: str) -> GroupInfo:
+        self._check()
+        state = self._streams.get(stream)
+        if state is None or group not in state.groups:
+            return GroupInfo(stream, pending=0, lag=None)
+        state_group = state.groups[group]
+        lag = len(state.keys) - bisect_right(state.keys, state_group.last_delivered)
+        return GroupInfo(stream, pending=len(state_group.pending), lag=lag)
+
+    async def length(self, stream: str) -> int:
+        self._check()
+        state = self._streams.get(stream)
+        return len(state.keys) if state else 0
+
+    async def ping(self, timeout_seconds: float) -> bool:
+        return self.available
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,145 @@
+"""Stream primitives on a real Redis server (redis-py asyncio)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
+
+_UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+def _text(value: bytes | str) -> str:
+    # surrogateescape keeps undecodable bytes, so the codec can tell the entry is not UTF-8
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def _entries(stream: str, items: list[Any]) -> list[RawEntry]:
+    entries = []
+    for entry_id, fields in items:
+        decoded = {_text(key): _text(value) for key, value in fields.items()} if fields else None
+        entries.append(RawEntry(stream, _text(entry_id), decoded))
+    return entries
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, _UNAVAILABLE):
+        return BackendUnavailable(f"redis unreachable: {exc}")
+    if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith("NOGROUP"):
+        return GroupMissing(str(exc))
+    if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith("LOADING"):
+        return BackendUnavailable(f"redis is loading its data: {exc}")
+    return exc
+
+
+class RedisBackend:
+    """Each method is one Redis command (or one transaction); errors become backend errors."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+
+    @classmethod
+    def from_url(cls, url: str, *, block_seconds: float = 1.0) -> RedisBackend:
+        client = Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=2.0,
+            # a blocking read must be allowed to wait its full block time
+            socket_timeout=block_seconds + 5.0,
+            health_check_interval=15,
+        )
+        return cls(client)
+
+    async def _call(self, coroutine: Any) -> Any:
+        try:
+            return await coroutine
+        except Exception as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    async def add(self, stream: str, fields: dict[str, str], maxlen: int) -> str:
+        entry_id = await self._call(self._client.xadd(stream, fields, maxlen=maxlen, approximate=True))  # type: ignore[arg-type]
+        return _text(entry_id)
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        try:
+            await self._call(self._client.xgroup_create(stream, group, id="0", mkstream=True))
+        except redis_errors.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read_group(
+        self, group: str, consumer: str, positions: dict[str, str], count: int, block_seconds: float
+    ) -> list[RawEntry]:
+        block = int(block_seconds * 1000) if block_seconds > 0 else None
+        response = await self._call(self._client.xreadgroup(group, consumer, positions, count=count, block=block))  # type: ignore[arg-type]
+        return [entry for stream, items in response or [] for entry in _entries(_text(stream), items)]
+
+    async def autoclaim(
+        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
+    ) -> Claimed:
+        next_start, items, trimmed = await self._call(
+            self._client.xautoclaim(stream, group, consumer, int(min_idle_seconds * 1000), start_id=start, count=count)
+        )
+        return Claimed(_text(next_start), _entries(stream, items), [_text(entry_id) for entry_id in trimmed])
+
+    async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]:
+        if not entry_ids:
+            return {}
+        ordered = sorted(entry_ids, key=_id_key)
+        rows = await self._call(
+            self._client.xpending_range(stream, group, min=ordered[0], max=ordered[-1], count=len(ordered) * 4 + 100)
+        )
+        wanted = set(entry_ids)
+        counts = {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
+        return {entry_id: count for entry_id, count in counts.items() if entry_id in wanted}
+
+    async def ack(self, stream: str, group: str, entry_id: str) -> None:
+        await self._call(self._client.xack(stream, group, entry_id))
+
+    async def add_and_ack(
+        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
+    ) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.xadd(target, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xack(stream, group, entry_id)
+            await self._call(pipe.execute())
+
+    async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
+        block = int(block_seconds * 1000) if block_seconds > 0 else None
+        response = await self._call(self._client.xread(positions, count=count, block=block))  # type: ignore[arg-type]
+        return [entry for stream, items in response or [] for entry in _entries(_text(stream), items)]
+
+    async def group_info(self, stream: str, group: str) -> GroupInfo:
+        try:
+            groups = await self._call(self._client.xinfo_groups(stream))
+        except redis_errors.ResponseError:
+            return GroupInfo(stream, pending=0, lag=None)
+        for info in groups:
+            if _text(info["name"]) == group:
+                lag = info.get("lag")
+                return GroupInfo(stream, pending=int(info["pending"]), lag=None if lag is None else int(lag))
+        return GroupInfo(stream, pending=0, lag=None)
+
+    async def length(self, stream: str) -> int:
+        return int(await self._call(self._client.xlen(stream)))
+
+    async def ping(self, timeout_seconds: float) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), timeout_seconds))
+        except (TimeoutError, *_UNAVAILABLE, redis_errors.ResponseError):
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

@@ -1,0 +1,52 @@
+"""Settings shared by every process of a deployment (prefix ``LOGOS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from logos.bus.options import ConsumerOptions
+from logos.paths import Paths
+from logos.streams import StreamNames
+
+
+class LogosSettings(BaseSettings):
+    """Where the bus and the artifact store are, and how delivery behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="LOGOS_", extra="ignore", frozen=True)
+
+    redis_url: SecretStr = Field(
+        default=SecretStr("redis://127.0.0.1:6380/0"),
+        description="Redis connection URL; may hold a password, so it is treated as a secret.",
+    )
+    stream_prefix: str = Field(default="logos", description="Prefix of every stream name.")
+    shards: int = Field(default=1, ge=1, le=256, description="Shards of the per-symbol streams (bars, intents).")
+    home: Path = Field(default=Path("."), description="Root of runs/, data/ and logs/.")
+    stream_maxlen: int = Field(default=100_000, ge=1_000, description="Approximate cap on each stream's length.")
+    max_deliveries: int = Field(
+        default=5, ge=1, description="Deliveries before an entry goes to the dead-letter stream."
+    )
+    reclaim_idle_seconds: float = Field(
+        default=30.0, gt=0, description="Idle time after which a pending entry is reclaimed."
+    )
+    read_block_seconds: float = Field(default=1.0, gt=0, le=30, description="How long one read waits for new entries.")
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="Entries read per call.")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @property
+    def streams(self) -> StreamNames:
+        return StreamNames(prefix=self.stream_prefix, shards=self.shards)
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.home)
+
+    def consumer_options(self) -> ConsumerOptions:
+        return ConsumerOptions(
+            batch_size=self.batch_size,
+            block_seconds=self.read_block_seconds,
+            max_deliveries=self.max_deliveries,
+            reclaim_idle_seconds=self.reclaim_idle_seconds,
+        )
