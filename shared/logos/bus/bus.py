@@ -127,9 +127,13 @@ class Bus:
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
+            return await operation()  # the common case: no retry machinery on the hot path
+        except BackendUnavailable:
+            pass
+        try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(BackendUnavailable),
-                wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.1),
                 stop=stop_after_delay(self.publish_timeout_seconds),
                 reraise=True,
             ):

@@ -1,0 +1,134 @@
+"""Every service shell, on the in-memory bus: endpoints, heartbeats, handling and refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings
+
+from logos.bus import Bus, decode
+from logos.contracts import DenialReason, OrderDenied, ServiceStatus
+from logos.settings import LogosSettings
+from logos.streams import StreamNames
+from services.brain.app import create_app as brain_app
+from services.brain.config import BrainSettings
+from services.executor.app import create_app as executor_app
+from services.executor.config import ExecutorSettings
+from services.feed.app import create_app as feed_app
+from services.feed.config import FeedSettings
+from services.ml.app import create_app as ml_app
+from services.ml.config import MLSettings
+from services.risk.app import create_app as risk_app
+from services.risk.config import RiskSettings
+from tests.support.apps import running
+from tests.support.bus_helpers import eventually, intent
+
+pytestmark = pytest.mark.anyio
+FAST = LogosSettings(read_block_seconds=0.05, reclaim_idle_seconds=0.1, max_deliveries=2)
+SERVICES: list[tuple[str, Any, type[BaseSettings], int]] = [
+    ("feed", feed_app, FeedSettings, 8001),
+    ("ml", ml_app, MLSettings, 8002),
+    ("risk", risk_app, RiskSettings, 8003),
+    ("executor", executor_app, ExecutorSettings, 8004),
+    ("brain", brain_app, BrainSettings, 8005),
+]
+
+
+def build(factory: Any, settings_class: type[BaseSettings], bus: Bus, **overrides: Any) -> FastAPI:
+    settings = settings_class(logos=FAST, heartbeat_seconds=0.1, **overrides)  # type: ignore[call-arg]
+    app: FastAPI = factory(settings, bus)
+    return app
+
+
+async def entries(bus: Bus, stream: str) -> list[Any]:
+    raw = await bus.backend.read({stream: "0"}, 10_000, 0.01)
+    return [decode(entry.fields or {}, bus.names.accepted_types(stream)) for entry in raw]
+
+
+@pytest.mark.parametrize(("name", "factory", "settings_class", "port"), SERVICES, ids=[s[0] for s in SERVICES])
+async def test_service_when_running_then_endpoints_answer(
+    name: str, factory: Any, settings_class: type[BaseSettings], port: int
+) -> None:
+    assert settings_class().port == port  # type: ignore[attr-defined]
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(factory, settings_class, bus)) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok", "service": name}
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready, what=f"{name} ready")
+        status = (await client.get("/status")).json()
+        assert status["service"] == name and status["state"] == "ready"
+        assert status["redis"]["reachable"] is True and status["unsafe"] == []
+        assert status["consumers"] and all(consumer["connected"] for consumer in status["consumers"])
+        assert status["dead_letter_stream_length"] == 0
+        metrics = (await client.get("/metrics")).text
+        assert f'logos_service_up{{service="{name}"}} 1.0' in metrics
+        assert "logos_bus_connected" in metrics
+
+        async def heartbeat() -> bool:
+            return any(isinstance(m, ServiceStatus) and m.service == name for m in await entries(bus, "unit:status"))
+
+        await eventually(heartbeat, what=f"{name} heartbeat on the status stream")
+
+
+async def test_readyz_when_bus_unreachable_then_503_and_back_to_200_when_it_returns() -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(feed_app, FeedSettings, bus)) as client:
+
+        async def answers(code: int) -> bool:
+            return (await client.get("/readyz")).status_code == code
+
+        await eventually(lambda: answers(200), what="ready")
+        bus.backend.available = False  # type: ignore[attr-defined]
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["redis"] is False
+        status = (await client.get("/status")).json()
+        assert status["redis"]["reachable"] is False and status["consumers"][0]["streams"][0]["pending"] is None
+        assert (await client.get("/healthz")).status_code == 200
+
+        async def consumer_noticed() -> bool:
+            return (await client.get("/status")).json()["consumers"][0]["connected"] is False
+
+        await eventually(consumer_noticed, what="the consumer to notice the outage")
+        bus.backend.available = True  # type: ignore[attr-defined]
+        await eventually(lambda: answers(200), what="ready again")
+        assert (await client.get("/status")).json()["consumers"][0]["reconnects"] >= 1
+
+
+async def test_risk_when_intent_arrives_then_denied_with_reason_while_halted() -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(risk_app, RiskSettings, bus)) as client:
+        await bus.publish(bus.names.intents(), intent(7))
+        await bus.publish(bus.names.intents(), intent(7))  # a duplicate yields the same denial id
+
+        async def denied() -> bool:
+            return len(await entries(bus, bus.names.orders)) == 2
+
+        await eventually(denied, what="two denials")
+        first, second = await entries(bus, bus.names.orders)
+        assert isinstance(first, OrderDenied) and first == second.model_copy(update={"ts": first.ts})
+        assert first.intent_id == "intent-7" and first.reason is DenialReason.TRADING_HALTED
+        assert "halted" in first.detail
+        status = (await client.get("/status")).json()
+        assert status["published"]["unit:orders"] == 2
+        assert status["consumers"][0]["handled"] == {"order_intent": 2}
+
+
+async def test_service_when_bound_publicly_then_unsafe_is_loud() -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(feed_app, FeedSettings, bus, host="0.0.0.0")) as client:
+        status = (await client.get("/status")).json()
+        assert any("0.0.0.0" in line for line in status["unsafe"])
+
+
+async def test_status_when_secret_in_redis_url_then_never_shown() -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    settings = FeedSettings(logos=LogosSettings(redis_url="redis://:hunter2@redis:6379/0"))  # type: ignore[arg-type,call-arg]
+    async with running(feed_app(settings, bus)) as client:
+        body = (await client.get("/status")).text
+        assert "hunter2" not in body and "redis://:********@redis:6379/0" in body
+        assert "hunter2" not in (await client.get("/metrics")).text
