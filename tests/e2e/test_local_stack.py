@@ -1,0 +1,146 @@
+"""`make paper` without Docker: the Procfile stack as real processes, on ports of the test's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.support.redis_process import free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+API_SERVICES = ["feed", "ml", "risk", "executor", "brain"]
+# streams and the groups that consume them, for the dead-letter check
+CONSUMED = {
+    "control": {"feed", "risk", "executor"},
+    "bars:0": {"ml"},
+    "intents:0": {"risk"},
+    "orders": {"executor"},
+    "signals": {"brain"},
+}
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Stack:
+    def __init__(self, tmp_path: Path) -> None:
+        self.ports = {name: free_port() for name in [*API_SERVICES, "dashboard", "redis"]}
+        self.log = tmp_path / "honcho.log"
+        self.env = os.environ | {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "LOGOS_HOME": str(tmp_path / "home"),
+            "LOGOS_LOCAL_REDIS_PORT": str(self.ports["redis"]),
+            "LOGOS_LOCAL_REDIS_DIR": str(tmp_path / "redis"),
+            "LOGOS_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+            "LOGOS_RECLAIM_IDLE_SECONDS": "1",
+            "LOGOS_MAX_DELIVERIES": "2",
+            **{f"{name.upper()}_PORT": str(self.ports[name]) for name in [*API_SERVICES, "dashboard"]},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [str(BIN / "honcho"), "start", "-f", "Procfile"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # what Ctrl-C does
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                raise AssertionError(f"the stack did not stop on Ctrl-C:\n{self.output()[-3000:]}") from None
+        return self.process.returncode
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(tmp_path)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_local_stack_when_started_then_every_service_healthy_and_dashboard_answers(stack: Stack) -> None:
+    with httpx.Client(timeout=5) as client:
+
+        def all_ready() -> bool:
+            ready = [client.get(stack.url(name) + "/readyz").status_code == 200 for name in API_SERVICES]
+            return all(ready) and client.get(stack.url("dashboard") + "/_stcore/health").text == "ok"
+
+        wait_until(all_ready, 90, "every service ready")
+        for name in API_SERVICES:
+            assert client.get(stack.url(name) + "/healthz").json() == {"status": "ok", "service": name}
+            status = client.get(stack.url(name) + "/status").json()
+            assert status["service"] == name and status["redis"]["reachable"] is True
+            assert status["consumers"] and status["unsafe"] == []
+            assert f'logos_service_up{{service="{name}"}} 1.0' in client.get(stack.url(name) + "/metrics").text
+        assert "<html" in client.get(stack.url("dashboard") + "/").text.lower()
+        wait_until(lambda: "Logos paper stack is up" in stack.output(), 30, "the banner of the paper process")
+
+        # garbage written by hand to every consumed stream ends in the dead-letter stream
+        raw = redis.Redis(port=stack.ports["redis"], decode_responses=True)
+        for topic in CONSUMED:
+            raw.xadd(f"logos:{topic}", {"type": "bar", "v": "1", "body": "{oops"})
+        expected = {(f"logos:{topic}", group) for topic, groups in CONSUMED.items() for group in groups}
+        wait_until(lambda: raw.xlen("logos:dlq") == len(expected), 30, "one dead letter per stream and group")
+        letters = [json.loads(fields["body"]) for _, fields in raw.xrange("logos:dlq")]
+        assert {(letter["source_stream"], letter["group"]) for letter in letters} == expected
+        assert all(letter["reason"].startswith("invalid entry: ") for letter in letters)
+        for name in API_SERVICES:
+            assert client.get(stack.url(name) + "/readyz").status_code == 200
+        wait_until(lambda: "DEAD LETTER" in stack.output(), 30, "the paper process to report the dead letters")
+
+        cli = subprocess.run(
+            [str(BIN / "logos"), "status", "--json"], env=stack.env, capture_output=True, text=True, timeout=60
+        )
+        assert cli.returncode == 0, cli.stderr
+        reports = json.loads(cli.stdout)
+        assert {name: reports[name]["state"] for name in reports} == dict.fromkeys(
+            [*API_SERVICES, "dashboard"], "ready"
+        )
+
+    assert stack.stop() in (0, 130, -2), stack.output()[-3000:]
+    with httpx.Client(timeout=1) as client:
+        for name in API_SERVICES:
+            with pytest.raises(httpx.ConnectError):
+                client.get(stack.url(name) + "/healthz")
+    assert "Traceback" not in stack.output(), stack.output()[-5000:]
