@@ -12,25 +12,11 @@ from pathlib import Path
 import pytest
 
 from logos.streams import StreamNames
+from tests.support.docker import docker_available
 from tests.support.redis_process import RedisProcess
 
 # No reaper container is needed: the fixtures below stop what they start.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-
-def docker_available() -> tuple[bool, str]:
-    """Tell whether a Docker engine answers, and why not when it does not."""
-    if shutil.which("docker") is None:
-        return False, "the docker client is not installed"
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        client.ping()
-        client.close()
-    except Exception as exc:
-        return False, f"no Docker engine answers ({type(exc).__name__})"
-    return True, "docker engine answers"
 
 
 @pytest.fixture(scope="session")

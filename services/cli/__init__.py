@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import typer
 
 from logos import __version__
-from services.cli import contracts, stack
+from services.cli import contracts, ml, stack
 
 app = typer.Typer(
     name="logos",
@@ -15,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(stack.stack_app, name="stack")
+app.add_typer(ml.app, name="ml")
 app.command()(stack.serve)
 app.command()(stack.healthcheck)
 app.command()(stack.status)
@@ -26,6 +30,11 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Run the command line."""
+    """Run the command line; SIGTERM stops a command like Ctrl-C (containers send it on stop)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     app()

@@ -143,7 +143,7 @@ def _banner() -> str:
             lines.append(f"  dashboard  http://localhost:{port}")
         else:
             lines.append(f"  {name:<9}  http://localhost:{port}/status   (/healthz /readyz /metrics)")
-    lines += ["Following logos status heartbeats and dead letters; Ctrl-C stops.", ""]
+    lines += ["Following the status stream: state changes and dead letters are shown; Ctrl-C stops.", ""]
     return "\n".join(lines)
 
 
@@ -161,12 +161,15 @@ def wait(
 def watch(
     compose: ComposeOption = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 180.0,
+    ready_file: Annotated[Path | None, typer.Option(help="Create this file once the stack is ready.")] = None,
 ) -> None:
     """Wait until the stack is ready, print where everything is, then follow its status stream."""
     typer.echo("Waiting for the stack to become ready...")
     if not wait_ready(compose, timeout):
         raise typer.Exit(1)
     typer.echo(_banner())
+    if ready_file is not None:
+        ready_file.touch()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_follow(LogosSettings()))
 
@@ -185,7 +188,7 @@ async def _follow(settings: LogosSettings) -> None:
                 )
             elif isinstance(message, ServiceStatus):
                 key = f"{message.service}/{message.instance}"
-                summary = (message.state, message.messages_handled, message.dead_lettered, message.warnings)
+                summary = (message.state, message.dead_lettered, message.warnings)
                 if shown.get(key) != summary:
                     shown[key] = summary
                     warnings = f" unsafe: {'; '.join(message.warnings)}" if message.warnings else ""

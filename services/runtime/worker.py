@@ -63,7 +63,7 @@ class ServiceWorker:
     def warnings(self) -> list[str]:
         """Return unsafe or degraded conditions, one line each (shown on /status and logged)."""
         found = []
-        if self.settings.public_bind():
+        if self.settings.public_bind() and not self.settings.logos.container:
             found.append(
                 f"HTTP API bound to {self.settings.host}:{self.settings.port}, reachable beyond this host; "
                 "publish it on 127.0.0.1 only (compose does)"

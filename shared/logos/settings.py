@@ -33,6 +33,11 @@ class LogosSettings(BaseSettings):
     )
     read_block_seconds: float = Field(default=1.0, gt=0, le=30, description="How long one read waits for new entries.")
     batch_size: int = Field(default=100, ge=1, le=10_000, description="Entries read per call.")
+    container: bool = Field(
+        default=False,
+        description="Set in the image: binding 0.0.0.0 is then the container's own interface, and the "
+        "ports compose publishes (127.0.0.1 only) decide the exposure.",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @property

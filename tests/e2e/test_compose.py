@@ -1,0 +1,88 @@
+"""`docker compose up paper`: the same stack in containers, brought up with testcontainers."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.docker import compose_available
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = {"feed": 8001, "ml": 8002, "risk": 8003, "executor": 8004, "brain": 8005}
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def readyz(port: int) -> int | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def wait_for(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_compose_when_up_paper_then_every_service_healthy_and_reachable_on_localhost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    works, why = compose_available()
+    if not works:
+        pytest.skip(f"needs a Docker engine with compose v2: {why}")
+    busy = [port for port in [*PORTS.values(), 8501] if port_in_use(port)]
+    if busy:
+        pytest.fail(f"ports {busy} are taken (is a local stack running?); the compose stack publishes them")
+    from testcontainers.compose import DockerCompose
+
+    password = secrets.token_hex(12)
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"REDIS_PASSWORD={password}\n")
+    project = f"logos-e2e-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
+    compose = DockerCompose(
+        ROOT, "compose.yaml", build=True, wait=True, env_file=str(env_file), services=["paper"], quiet_build=True
+    )
+    command = ["docker", "compose", "-f", str(ROOT / "compose.yaml"), "--env-file", str(env_file)]
+    try:
+        compose.start()
+        for name, port in PORTS.items():
+            wait_for(lambda port=port: readyz(port) == 200, 90, f"{name} ready")  # type: ignore[misc]
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok", "service": name}
+            status = httpx.get(f"http://127.0.0.1:{port}/status")
+            assert status.json()["state"] == "ready" and status.json()["unsafe"] == []
+            assert password not in status.text
+            assert f'logos_service_up{{service="{name}"}} 1.0' in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert httpx.get("http://127.0.0.1:8501/_stcore/health").text == "ok"
+        wait_for(lambda: "Logos paper stack is up" in compose.get_logs("paper")[0], 60, "the paper banner")
+
+        healthcheck = 'redis-cli --no-auth-warning -a "$0" ping | grep -qx PONG'
+        wrong = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, "wrong"], check=False)
+        right = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, password], check=False)
+        assert (wrong.returncode, right.returncode) == (1, 0)
+
+        subprocess.run([*command, "stop", "redis"], check=True, capture_output=True)
+        wait_for(lambda: readyz(PORTS["risk"]) == 503, 30, "risk 503 while Redis is down")
+        subprocess.run([*command, "start", "redis"], check=True, capture_output=True)
+        wait_for(lambda: readyz(PORTS["risk"]) == 200, 60, "risk ready again without a restart")
+    finally:
+        # the whole project, volumes included, even when start-up failed half-way
+        subprocess.run(
+            [*command, "--profile", "paper", "down", "--volumes", "--remove-orphans"], check=False, capture_output=True
+        )
