@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from logos.bus import Bus, Delivery
 from logos.contracts import (
@@ -20,6 +21,7 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.risk")
+DENIAL_NAMESPACE = uuid.UUID("5f0c7c3e-3c1e-4f5e-9a57-6c1f1c0b9d21")
 
 
 class RiskWorker(ServiceWorker):
@@ -54,7 +56,7 @@ class RiskWorker(ServiceWorker):
     async def deny(self, intent: OrderIntent, reason: DenialReason, detail: str) -> None:
         # the denial id follows from the intent id, so a redelivered intent yields the same denial
         denial = OrderDenied(
-            id=f"denied-{intent.id}",
+            id=uuid.uuid5(DENIAL_NAMESPACE, intent.id).hex,
             intent_id=intent.id,
             symbol=intent.symbol,
             reason=reason,

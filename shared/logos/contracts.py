@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     TypeAdapter,
+    ValidationInfo,
     model_validator,
 )
 
@@ -134,13 +135,30 @@ class ControlCommand(StrEnum):
     RESUME = "resume"
 
 
+WIRE = {"wire": True}
+"""Validation context of messages read from a stream: there, ``id`` and ``ts`` must be present."""
+
+
 class Message(BaseModel):
-    """Base of every wire message: frozen, strict about unknown fields, with an id and a UTC time."""
+    """Base of every wire message: frozen, strict about unknown fields, with an id and a UTC time.
+
+    In code, ``id`` and ``ts`` default to a fresh id and now; on the wire both are required, since a
+    consumer that invented them would break de-duplication.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
     id: Identifier = Field(default_factory=new_id, description="Unique id; consumers de-duplicate on it.")
     ts: UtcDatetime = Field(default_factory=utc_now, description="When the message was created (UTC).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _require_identity_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get("wire") and isinstance(data, dict):
+            missing = [name for name in ("id", "ts") if name not in data]
+            if missing:
+                raise ValueError(f"a message on the wire carries {' and '.join(missing)}")
+        return data
 
 
 class Bar(Message):
@@ -337,5 +355,23 @@ message_adapter: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
 
 
 def json_schemas() -> dict[str, Any]:
-    """Return the JSON Schema of every message, keyed by its ``type``."""
-    return {name: model.model_json_schema(mode="serialization") for name, model in MESSAGE_TYPES.items()}
+    """Return the JSON Schema of every message, keyed by its ``type``, as it appears on the wire."""
+    return {
+        name: _annotate_decimal_bounds(model.model_json_schema(mode="serialization"))
+        for name, model in MESSAGE_TYPES.items()
+    }
+
+
+_DECIMAL_BOUNDS = {"gt": "x-decimal-exclusive-minimum", "ge": "x-decimal-minimum"}
+
+
+def _annotate_decimal_bounds(node: Any) -> Any:
+    # Decimals are strings on the wire, where JSON Schema has no numeric bounds: keep them as annotations.
+    if isinstance(node, dict):
+        return {
+            _DECIMAL_BOUNDS.get(key, key) if node.get("type") == "string" else key: _annotate_decimal_bounds(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_annotate_decimal_bounds(item) for item in node]
+    return node

@@ -1,8 +1,9 @@
 """Stream and consumer-group names: the only place they are spelled.
 
 Every name is built from a prefix (``logos`` by default, one per test run in the test suite).
-Per-symbol streams (bars, intents) are sharded by a stable hash of the symbol, so several replicas
-of feed or ml can each own a set of shards while every symbol's messages stay in order.
+Per-symbol streams (bars, intents) are sharded by a stable hash of the symbol. Today one process
+reads every shard; the layout is what lets several replicas of feed or ml each own a set of shards
+later, with every symbol's messages still in order.
 """
 
 from __future__ import annotations

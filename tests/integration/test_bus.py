@@ -100,7 +100,8 @@ async def test_publish_when_type_does_not_belong_on_stream_then_refused(bus: Bus
 
 async def test_invalid_entry_when_consumed_then_dead_lettered_at_once_and_loop_goes_on(bus: Bus) -> None:
     stream = bus.names.bars()
-    await raw_add(bus, stream, {"type": "bar", "v": "1", "body": '{"symbol": "BTC/USDT", "open": 1.5}'})
+    body = '{"id": "b1", "ts": "2024-01-02T14:30:00Z", "symbol": "BTC/USDT", "open": 1.5}'
+    await raw_add(bus, stream, {"type": "bar", "v": "1", "body": body})
     await raw_add(bus, stream, {"hello": "world"})
     await bus.publish(stream, bar(1))
     recorder, stats = Recorder(), ConsumerStats()

@@ -126,7 +126,12 @@ async def test_redis_when_restarted_then_service_reconnects_and_loses_no_entry(
             )
             status = (await client.get("/status")).json()
             assert status["consumers"][0]["reconnects"] >= 1
-            assert all(load["pending"] == 0 for load in status["consumers"][0]["streams"])
+
+            async def nothing_pending() -> bool:
+                loads = (await client.get("/status")).json()["consumers"][0]["streams"]
+                return all(load["pending"] == 0 for load in loads)
+
+            await eventually(nothing_pending, what="every entry acknowledged")
     finally:
         await publisher.close()
         server.stop()

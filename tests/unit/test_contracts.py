@@ -232,3 +232,20 @@ def test_json_schemas_when_printed_then_one_per_type_with_strings_for_decimals()
     assert set(schemas) == set(MESSAGE_TYPES)
     assert schemas["bar"]["properties"]["open"]["type"] == "string"
     assert schemas["bar"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("missing", ["id", "ts"])
+def test_decode_when_body_lacks_id_or_ts_then_invalid_but_code_may_omit_them(missing: str) -> None:
+    fields = encode(make_bar())
+    body = json.loads(fields["body"])
+    del body[missing]
+    fields["body"] = json.dumps(body)
+    with pytest.raises(InvalidEntry, match=f"carries {missing}"):
+        decode(fields, frozenset({"bar"}))
+    assert Bar.model_validate(body).id  # constructing in code still fills them in
+
+
+def test_json_schemas_when_decimal_bounded_then_bounds_are_annotations_not_numeric_keywords() -> None:
+    price = json_schemas()["bar"]["properties"]["open"]
+    assert "gt" not in price and price["x-decimal-exclusive-minimum"] == 0
+    assert json_schemas()["service_status"]["properties"]["uptime_seconds"]["minimum"] == 0

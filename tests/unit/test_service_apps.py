@@ -118,6 +118,19 @@ async def test_risk_when_intent_arrives_then_denied_with_reason_while_halted() -
         assert status["consumers"][0]["handled"] == {"order_intent": 2}
 
 
+async def test_risk_when_intent_id_is_long_then_denial_id_still_valid() -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(risk_app, RiskSettings, bus)):
+        await bus.publish(bus.names.intents(), intent(1).model_copy(update={"id": "x" * 128}))
+
+        async def denied() -> bool:
+            return len(await entries(bus, bus.names.orders)) == 1
+
+        await eventually(denied, what="a denial for the long intent id")
+        (denial,) = await entries(bus, bus.names.orders)
+        assert denial.intent_id == "x" * 128 and len(denial.id) == 32
+
+
 async def test_service_when_bound_publicly_then_unsafe_is_loud() -> None:
     bus = Bus.memory(StreamNames(prefix="unit"))
     async with running(build(feed_app, FeedSettings, bus, host="0.0.0.0")) as client:

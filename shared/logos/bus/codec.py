@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from logos.contracts import MESSAGE_TYPES, SCHEMA_VERSION, Message
+from logos.contracts import MESSAGE_TYPES, SCHEMA_VERSION, WIRE, Message
 
 FIELD_TYPE = "type"
 FIELD_VERSION = "v"
@@ -52,7 +52,7 @@ def decode(fields: Mapping[str, str], accepted: frozenset[str]) -> Message:
         )
     model = MESSAGE_TYPES[message_type]
     try:
-        return model.model_validate_json(fields[FIELD_BODY])
+        return model.model_validate_json(fields[FIELD_BODY], context=WIRE)
     except ValidationError as exc:
         raise InvalidEntry(f"body is not a valid {message_type}: {summarize(exc)}") from None
 

@@ -34,7 +34,7 @@ Handler = Callable[[Message, Delivery], Awaitable[None]]
 
 
 class Backoff:
-    """Exponential backoff with full jitter, reset after a success."""
+    """Exponential backoff with jitter (between half and all of the ceiling), reset after a success."""
 
     def __init__(self, initial: float = 0.1, maximum: float = 5.0) -> None:
         self._initial, self._maximum, self._attempt = initial, maximum, 0
