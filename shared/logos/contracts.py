@@ -139,6 +139,11 @@ WIRE = {"wire": True}
 """Validation context of messages read from a stream: there, ``id`` and ``ts`` must be present."""
 
 
+def _check_limit_price(order_type: OrderType, limit_price: Decimal | None) -> None:
+    if (order_type is OrderType.LIMIT) != (limit_price is not None):
+        raise ValueError("limit_price is required for limit orders and forbidden for market orders")
+
+
 class Message(BaseModel):
     """Base of every wire message: frozen, strict about unknown fields, with an id and a UTC time.
 
@@ -199,8 +204,7 @@ class OrderIntent(Message):
 
     @model_validator(mode="after")
     def _check_limit(self) -> OrderIntent:
-        if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
-            raise ValueError("limit_price is required for limit orders and forbidden for market orders")
+        _check_limit_price(self.order_type, self.limit_price)
         return self
 
 
@@ -220,8 +224,7 @@ class Order(Message):
 
     @model_validator(mode="after")
     def _check_limit(self) -> Order:
-        if (self.order_type is OrderType.LIMIT) != (self.limit_price is not None):
-            raise ValueError("limit_price is required for limit orders and forbidden for market orders")
+        _check_limit_price(self.order_type, self.limit_price)
         return self
 
 
