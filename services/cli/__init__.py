@@ -8,17 +8,20 @@ from types import FrameType
 import typer
 
 from logos import __version__
-from services.cli import contracts, ml, stack
+from services.cli import backtest, contracts, ml, stack
 
 app = typer.Typer(
     name="logos",
     help="Logos: backtests, paper and live trading through a risk gate, over Redis Streams.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(stack.stack_app, name="stack")
 app.add_typer(ml.app, name="ml")
+app.add_typer(backtest.strategies_app, name="strategies")
+app.command("backtest")(backtest.backtest)
 app.command()(stack.serve)
 app.command()(stack.healthcheck)
 app.command()(stack.status)

@@ -7,6 +7,7 @@ for the same bar; every strategy declares its lookback and a property test holds
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -45,7 +46,7 @@ class Strategy(Generic[P]):
 
     @property
     def description(self) -> str:
-        return (self.function.__doc__ or "").strip()
+        return inspect.cleandoc(self.function.__doc__ or "")
 
     def params(self, values: dict[str, Any] | None = None) -> P:
         """Validate parameter values against the schema."""

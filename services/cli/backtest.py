@@ -1,0 +1,220 @@
+"""``logos backtest`` and ``logos strategies``: research from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from logos.backtest.artifacts import RunExists, write_backtest
+from logos.backtest.engine import BacktestConfig, run_backtest
+from logos.data.fixtures import fixture_catalog, fixture_path
+from logos.data.loading import BarDataError, load_bars
+from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.orders.sizing import SizingError, parse_sizing
+from logos.orders.translator import Caps
+from logos.settings import LogosSettings
+from logos.strategies import STRATEGIES, StrategyError, get_strategy
+from logos.symbols import SymbolSpec
+
+log = logging.getLogger("logos.backtest")
+strategies_app = typer.Typer(help="The strategy registry.", no_args_is_help=True)
+PROGRESS_FROM_BARS = 200_000
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _decimal(name: str, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise _fail(f"{name} must be a number, got {value!r}") from None
+
+
+def _spec(
+    symbol: str, catalog: dict[str, SymbolSpec], tick_size: Decimal | None, lot_size: Decimal | None
+) -> SymbolSpec:
+    base = catalog.get(symbol) or SymbolSpec(symbol=symbol)
+    updates = {key: value for key, value in (("tick_size", tick_size), ("lot_size", lot_size)) if value is not None}
+    return SymbolSpec.model_validate(base.model_dump() | updates)
+
+
+def _run_id(strategy: str, symbol: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{stamp}_{strategy}_{symbol}")
+
+
+def backtest(
+    strategy: Annotated[str, typer.Option(help="Strategy name (see `logos strategies list`).")],
+    data: Annotated[Path | None, typer.Option(help="CSV or Parquet bars.")] = None,
+    fixture: Annotated[str | None, typer.Option(help="A bundled data set instead of --data.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="The symbol to trade when the data holds several.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
+    cash: Annotated[str, typer.Option(help="Starting cash.")] = "100000",
+    fee_bps: Annotated[str, typer.Option(help="Fee per fill, in basis points of notional.")] = "10",
+    slippage_bps: Annotated[str, typer.Option(help="Adverse slippage per fill, in basis points.")] = "0",
+    fill: Annotated[FillTiming, typer.Option(help="Fill market orders at the next bar's open or this close.")] = (
+        FillTiming.NEXT_OPEN
+    ),
+    sizing: Annotated[str, typer.Option(help="equity:FRACTION, notional:AMOUNT or vol:TARGET.")] = "equity:1.0",
+    lot_size: Annotated[str | None, typer.Option(help="Quantity step (default: catalog, else 1).")] = None,
+    tick_size: Annotated[str | None, typer.Option(help="Price step (default: catalog, else 0.01).")] = None,
+    participation_cap: Annotated[str | None, typer.Option(help="Most of a bar's volume one order takes.")] = None,
+    max_order_notional: Annotated[str | None, typer.Option(help="Cap on one order's notional.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fill model's random parts.")] = 0,
+    run_id: Annotated[
+        str | None, typer.Option(help="Name of the run directory (default: time_strategy_symbol).")
+    ] = None,
+    runs_dir: Annotated[Path | None, typer.Option(help="Where runs go (default: LOGOS_HOME/runs).")] = None,
+) -> None:
+    """Backtest one strategy on one symbol and write the run's artifacts."""
+    if (data is None) == (fixture is None):
+        raise _fail("give exactly one of --data PATH or --fixture NAME")
+    try:
+        selected = get_strategy(strategy)
+        params = selected.parse_params(param or [])
+        source = fixture_path(fixture) if fixture else data
+        assert source is not None
+        frames = load_bars(source, symbol)
+        catalog = fixture_catalog() if fixture else {}
+        if symbol is None and len(frames) > 1:
+            raise _fail(f"{source} holds {len(frames)} symbols ({', '.join(frames)}); choose one with --symbol")
+        name, frame = next(iter(frames.items())) if symbol is None else (symbol, frames[symbol])
+        spec = _spec(name, catalog, _decimal("--tick-size", tick_size), _decimal("--lot-size", lot_size))
+        fee = _decimal("--fee-bps", fee_bps)
+        config = BacktestConfig(
+            strategy=strategy,
+            params=params.model_dump(mode="json"),
+            cash=_decimal("--cash", cash),  # type: ignore[arg-type]
+            fills=FillModelConfig(
+                timing=fill,
+                slippage_bps=_decimal("--slippage-bps", slippage_bps),  # type: ignore[arg-type]
+                taker_fee_bps=fee,  # type: ignore[arg-type]
+                maker_fee_bps=fee,  # type: ignore[arg-type]
+                participation_cap=_decimal("--participation-cap", participation_cap),
+                seed=seed,
+            ),
+            sizing=parse_sizing(sizing),
+            caps=Caps(max_order_notional=_decimal("--max-order-notional", max_order_notional)),
+        )
+    except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+
+    runs = runs_dir or LogosSettings().paths.runs
+    run_dir = runs / (run_id or _run_id(strategy, name))
+    if run_dir.exists():
+        raise _fail(f"{run_dir} exists already; choose another --run-id")
+    with tempfile.TemporaryDirectory() as scratch:
+        log_file = Path(scratch) / "run.log"
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        logging.getLogger("logos").addHandler(handler)
+        logging.getLogger("logos").setLevel(logging.INFO)
+        try:
+            log.info("backtest %s %s on %s (%d bars from %s)", strategy, config.params, name, len(frame), source)
+            started = time.perf_counter()
+            result = _run_with_progress(frame, spec, selected, config)
+            simulated = time.perf_counter() - started
+            log.info("simulated %d bars in %.3fs: %d fills, %d round trips", len(frame), simulated,
+                     len(result.executions), len(result.round_trips))  # fmt: skip
+            if result.refusals:
+                log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
+            handler.flush()
+            written = write_backtest(result, config, spec, str(source), run_dir, log_file)
+        except RunExists as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            logging.getLogger("logos").removeHandler(handler)
+            handler.close()
+    _print_summary(result.metrics.as_dict(), name, strategy, len(frame), simulated, written)
+
+
+def _run_with_progress(frame, spec, strategy, config):  # type: ignore[no-untyped-def]
+    if len(frame) < PROGRESS_FROM_BARS:
+        return run_backtest(frame, spec, strategy, config)
+    with Progress(
+        TextColumn("[bold]backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+        transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("bars", total=len(frame))
+        return run_backtest(frame, spec, strategy, config, lambda done: progress.update(task, completed=done))
+
+
+def _format(value: object, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value * 100:,.2f} %" if percent else f"{value:,.4f}"
+    return str(value)
+
+
+def _print_summary(
+    metrics: dict[str, object], symbol: str, strategy: str, bars: int, seconds: float, run: Path
+) -> None:
+    rows = [
+        ("total return", _format(metrics["total_return"], percent=True)),
+        ("CAGR", _format(metrics["cagr"], percent=True)),
+        ("Sharpe", _format(metrics["sharpe"])),
+        ("Sortino", _format(metrics["sortino"])),
+        ("max drawdown", _format(metrics["max_drawdown"], percent=True)),
+        ("win rate", _format(metrics["win_rate"], percent=True)),
+        ("profit factor", _format(metrics["profit_factor"])),
+        ("exposure", _format(metrics["exposure"], percent=True)),
+        ("trades", _format(metrics["trades"])),
+        ("fees", _format(metrics["fees"])),
+        ("end equity", _format(metrics["end_equity"])),
+    ]
+    typer.echo(f"{strategy} on {symbol}: {bars:,} bars in {seconds:.2f}s")
+    for label, value in rows:
+        typer.echo(f"  {label:<14} {value:>16}")
+    typer.echo(f"artifacts: {run}")
+
+
+@strategies_app.command("list")
+def list_strategies() -> None:
+    """List every strategy with its one-line summary."""
+    for name, strategy in sorted(STRATEGIES.items()):
+        typer.echo(f"{name:<18} {strategy.summary}")
+
+
+@strategies_app.command("show")
+def show_strategy(name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
+    """Explain a strategy and print its parameters (type, default, bounds) and an example command."""
+    try:
+        strategy = get_strategy(name)
+    except StrategyError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{name}\n\n{strategy.description}\n\nparameters:")
+    schema = strategy.params_model.model_json_schema()
+    for field, spec in schema.get("properties", {}).items():
+        bounds = ", ".join(
+            f"{key} {spec[key]}"
+            for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+            if key in spec
+        )
+        typer.echo(f"  {field:<12} {spec.get('type', ''):<8} default {spec.get('default')!s:<8} {bounds}")
+        typer.echo(f"  {'':<12} {spec.get('description', '')}")
+    if not schema.get("properties"):
+        typer.echo("  (none)")
+    example = " ".join(f"--param {field}={spec.get('default')}" for field, spec in schema.get("properties", {}).items())
+    typer.echo(
+        f"\nexample:\n  logos backtest --fixture crypto_1m --symbol BTC-USD --strategy {name} {example}".rstrip()
+    )

@@ -1,0 +1,1 @@
+"""Backtests: the engine, its metrics and its artifacts."""

@@ -1,0 +1,131 @@
+"""A backtest's files: written into a temporary directory, then renamed into place in one step."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from logos.backtest.engine import BacktestConfig, BacktestResult
+from logos.backtest.metrics import drawdown
+from logos.symbols import SymbolSpec
+
+PLOT_POINTS = 4000
+EXECUTION_COLUMNS = [
+    "ts", "symbol", "side", "quantity", "price", "fee", "realized_pnl", "position_after", "cash_after", "order_id",
+]  # fmt: skip
+ROUND_TRIP_COLUMNS = [
+    "symbol", "direction", "quantity", "entry_price", "exit_price", "opened_at", "closed_at", "pnl", "fees", "net_pnl",
+]  # fmt: skip
+
+
+class RunExists(FileExistsError):
+    """A run directory of that id exists already; runs are never overwritten."""
+
+
+def metrics_document(result: BacktestResult, config: BacktestConfig) -> dict[str, Any]:
+    """Return metrics.json's content: the metrics plus what was run on what."""
+    return {
+        "symbol": result.symbol,
+        "strategy": config.strategy,
+        "params": config.params,
+        "start": result.index[0].isoformat(),
+        "end": result.index[-1].isoformat(),
+        "metrics": result.metrics.as_dict(),
+        "refusals": dict(sorted(result.refusals.items())),
+    }
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value.value if isinstance(value, Enum) else value)
+
+
+def _table(items: Sequence[object], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([[_cell(getattr(item, column)) for column in columns] for item in items], columns=columns)
+
+
+def _equity_frame(result: BacktestResult) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": result.index.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "target": result.targets,
+            "position": result.positions,
+            "cash": np.round(result.cash, 8),
+            "equity": np.round(result.equity, 8),
+            "drawdown": np.round(drawdown(result.equity), 10),
+        }
+    )
+
+
+def _plot(result: BacktestResult, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    step = max(1, len(result.equity) // PLOT_POINTS)
+    index, equity = result.index[::step], result.equity[::step]
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
+    )
+    top.plot(index, equity, color="#1f5fbf", linewidth=1.2)
+    top.set_title(title)
+    top.set_ylabel("equity")
+    top.grid(alpha=0.3)
+    bottom.fill_between(index, drawdown(equity) * 100, 0, color="#c0392b", alpha=0.5)
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+def write_backtest(
+    result: BacktestResult,
+    config: BacktestConfig,
+    spec: SymbolSpec,
+    data_source: str,
+    run_dir: Path,
+    log_file: Path | None = None,
+) -> Path:
+    """Write metrics.json, trades.csv, round_trips.csv, equity.csv, equity.png, config.yaml, logs/run.log."""
+    if run_dir.exists():
+        raise RunExists(f"{run_dir} exists already; choose another --run-id")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = run_dir.parent / f".{run_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "logs").mkdir(parents=True)
+    try:
+        document = metrics_document(result, config)
+        (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        _table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
+        _table(result.round_trips, ROUND_TRIP_COLUMNS).to_csv(
+            staging / "round_trips.csv", index=False, lineterminator="\n"
+        )
+        _equity_frame(result).to_csv(staging / "equity.csv", index=False, lineterminator="\n")
+        settings = {
+            "data": data_source,
+            "symbol": spec.model_dump(mode="json"),
+            "backtest": config.model_dump(mode="json"),
+        }
+        (staging / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=True))
+        _plot(result, staging / "equity.png", f"{config.strategy} on {result.symbol}")
+        if log_file is not None and log_file.exists():
+            shutil.copyfile(log_file, staging / "logs" / "run.log")
+        else:
+            (staging / "logs" / "run.log").touch()
+        staging.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run_dir

@@ -1,0 +1,251 @@
+"""The backtest: strategy targets → translator → fill model → FIFO ledger → equity curve and metrics.
+
+Signals are vectorized over the whole history. The exact (Decimal) part — sizing, quantization,
+fills, the ledger — runs only on the bars where something happens: the target exposure changes, or
+an order split by the participation cap is still working. Between those bars the position and the
+cash are constant, so the equity curve is assembled with numpy from the fills.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from logos.backtest.metrics import Metrics, compute_metrics, periods_per_year
+from logos.contracts import OrderType, Side
+from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
+from logos.execution.ledger import ClosedLot, Execution, FifoLedger
+from logos.orders.sizing import EquityFraction, SizingRule, VolatilityTarget
+from logos.orders.translator import Caps, Refusal, translate
+from logos.strategies import Strategy
+from logos.symbols import SymbolSpec
+
+ZERO = Decimal(0)
+VOLATILITY_LOOKBACK = 60
+
+
+class BacktestConfig(BaseModel):
+    """Everything that decides a backtest's outcome besides the bars; saved as config.yaml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    cash: Decimal = Field(default=Decimal(100_000), gt=0)
+    fills: FillModelConfig = Field(default_factory=FillModelConfig)
+    sizing: SizingRule = Field(default_factory=EquityFraction)
+    caps: Caps = Field(default_factory=Caps)
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest produced: fills, round trips, per-bar curves and metrics."""
+
+    symbol: str
+    index: pd.DatetimeIndex
+    targets: np.ndarray
+    positions: np.ndarray
+    cash: np.ndarray
+    equity: np.ndarray
+    executions: list[Execution]
+    round_trips: list[ClosedLot]
+    refusals: dict[str, int]
+    metrics: Metrics
+    ledger: FifoLedger
+
+
+@dataclass
+class _Working:
+    """An order the participation cap split: what is left to fill, and from which bar."""
+
+    side: Side
+    remaining: Decimal
+    order_id: str
+    next_bar: int
+
+
+def _decimal(value: float, spec: SymbolSpec) -> Decimal:
+    # bar prices arrive as floats; the tick grid makes them exact again
+    return spec.quantize_price(Decimal(repr(float(value))))
+
+
+class _Simulation:
+    def __init__(self, frame: pd.DataFrame, spec: SymbolSpec, config: BacktestConfig) -> None:
+        self.spec, self.config = spec, config
+        self.index = pd.DatetimeIndex(frame.index)
+        self.open = frame["open"].to_numpy(dtype=np.float64)
+        self.high = frame["high"].to_numpy(dtype=np.float64)
+        self.low = frame["low"].to_numpy(dtype=np.float64)
+        self.close = frame["close"].to_numpy(dtype=np.float64)
+        self.volume = frame["volume"].to_numpy(dtype=np.float64)
+        self.ledger = FifoLedger(cash=config.cash)
+        self.model = FillModel(config.fills)
+        self.fill_bars: list[int] = []
+        self.refusals: dict[str, int] = {}
+        self.orders = itertools.count(1)
+        self.ppy = periods_per_year(self.index)
+        self.nanoseconds = self.index.asi8
+        self.reference = self.open if config.fills.timing is FillTiming.NEXT_OPEN else self.close
+        self.needs_volatility = isinstance(config.sizing, VolatilityTarget)
+        self.log_returns = np.diff(np.log(self.close), prepend=np.nan) if self.needs_volatility else self.close
+
+    def timestamp(self, index: int) -> datetime:
+        return datetime.fromtimestamp(int(self.nanoseconds[index]) / 1e9, UTC)
+
+    def bar(self, index: int) -> BarPrices:
+        spec = self.spec
+        return BarPrices(
+            self.timestamp(index),
+            _decimal(self.open[index], spec),
+            _decimal(self.high[index], spec),
+            _decimal(self.low[index], spec),
+            _decimal(self.close[index], spec),
+            Decimal(repr(float(self.volume[index]))),
+        )
+
+    def volatility(self, index: int) -> float | None:
+        if not self.needs_volatility:
+            return None
+        window = self.log_returns[max(1, index - VOLATILITY_LOOKBACK + 1) : index + 1]
+        if window.size < VOLATILITY_LOOKBACK // 2:
+            return None
+        return float(np.std(window, ddof=1)) * math.sqrt(self.ppy)
+
+    def fill(self, working: _Working, bar_index: int) -> _Working | None:
+        """Match a working order on one bar; return what is still working afterwards."""
+        match: Match | None
+        if self.config.fills.participation_cap is None:  # the common case needs only one price
+            reference = _decimal(self.reference[bar_index], self.spec)
+            match = self.model.fill_market(self.spec, working.side, working.remaining, reference)
+        else:
+            match = self.model.match(self.spec, working.side, working.remaining, self.bar(bar_index), OrderType.MARKET)
+        if match is not None:
+            self.ledger.apply(
+                self.timestamp(bar_index),
+                self.spec.symbol,
+                working.side,
+                match.quantity,
+                match.price,
+                match.fee,
+                working.order_id,
+            )
+            self.fill_bars.append(bar_index)
+            working.remaining -= match.quantity
+        working.next_bar = bar_index + 1
+        return working if working.remaining > 0 else None
+
+    def decide(self, decision_bar: int, exposure: float) -> _Working | None:
+        """Size and quantize the new target at the close of ``decision_bar``; return the order, if any."""
+        position = self.ledger.position(self.spec.symbol)
+        price = _decimal(self.close[decision_bar], self.spec)
+        equity = self.ledger.cash + position * price
+        translation = translate(
+            exposure,
+            price,
+            equity,
+            position,
+            self.spec,
+            self.config.sizing,
+            self.config.caps,
+            self.volatility(decision_bar),
+        )
+        if translation.refusal is not None:
+            if translation.refusal is not Refusal.NO_CHANGE:
+                self.refusals[translation.refusal.value] = self.refusals.get(translation.refusal.value, 0) + 1
+            return None
+        side = Side.BUY if translation.order_quantity > 0 else Side.SELL
+        return _Working(side, abs(translation.order_quantity), f"o{next(self.orders)}", decision_bar)
+
+    def run(self, targets: np.ndarray, progress: Callable[[int], None] | None = None) -> None:
+        bars = targets.shape[0]
+        delay = 1 if self.config.fills.timing is FillTiming.NEXT_OPEN else 0
+        previous = np.concatenate([[0.0], targets[:-1]])
+        decisions = np.flatnonzero(targets != previous)
+        working: _Working | None = None
+        for position, decision_bar in enumerate(decisions.tolist()):
+            first_fill_bar = decision_bar + delay
+            if first_fill_bar >= bars:
+                break
+            # an order still working from the last decision gets the bars before this one acts
+            while working is not None and working.next_bar < first_fill_bar:
+                working = self.fill(working, working.next_bar)
+            working = self.decide(decision_bar, float(targets[decision_bar]))  # replaces what was left
+            if working is not None:
+                working.next_bar = first_fill_bar
+                working = self.fill(working, first_fill_bar)
+            if progress is not None and position % 1000 == 0:
+                progress(decision_bar)
+        while working is not None and working.next_bar < bars:
+            working = self.fill(working, working.next_bar)
+        if progress is not None:
+            progress(bars)
+
+    def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-bar position, cash and equity (at the close), from the fills."""
+        bars = self.close.shape[0]
+        executions = self.ledger.executions
+        position = np.zeros(bars)
+        cash = np.full(bars, float(self.config.cash))
+        if executions:
+            at = np.array(self.fill_bars)
+            # the last fill of a bar sets the state from that bar on
+            last_of_bar = np.concatenate([at[1:] != at[:-1], [True]])
+            change_bars = at[last_of_bar]
+            positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
+            cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
+            slot = np.searchsorted(change_bars, np.arange(bars), side="right") - 1
+            filled = slot >= 0
+            position[filled] = positions[slot[filled]]
+            cash[filled] = cashes[slot[filled]]
+        return position, cash, cash + position * self.close
+
+
+def run_backtest(
+    frame: pd.DataFrame,
+    spec: SymbolSpec,
+    strategy: Strategy,  # type: ignore[type-arg]
+    config: BacktestConfig,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` over ``frame`` (one symbol's bars) and return fills, curves and metrics."""
+    if len(frame) < 2:
+        raise ValueError(f"{spec.symbol}: a backtest needs at least 2 bars, got {len(frame)}")
+    params = strategy.params(config.params)
+    targets = strategy.targets(frame, params)
+    simulation = _Simulation(frame, spec, config)
+    simulation.run(targets, progress)
+    positions, cash, equity = simulation.curves()
+    ledger = simulation.ledger
+    traded = float(sum((e.quantity * e.price for e in ledger.executions), ZERO))
+    metrics = compute_metrics(
+        equity,
+        simulation.index,
+        positions,
+        ledger.closed,
+        traded,
+        len(ledger.executions),
+        float(ledger.fees_paid),
+        simulation.ppy,
+    )
+    return BacktestResult(
+        symbol=spec.symbol,
+        index=simulation.index,
+        targets=targets,
+        positions=positions,
+        cash=cash,
+        equity=equity,
+        executions=ledger.executions,
+        round_trips=ledger.closed,
+        refusals=simulation.refusals,
+        metrics=metrics,
+        ledger=ledger,
+    )

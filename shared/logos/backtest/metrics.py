@@ -1,0 +1,145 @@
+"""Performance metrics of an equity curve and its round trips; the formulas are in docs/BACKTESTING.md.
+
+Per-bar returns are r_t = E_t / E_{t-1} - 1 on the equity curve E, and ``periods_per_year`` is the
+number of bars in a year at the data's frequency (see :func:`periods_per_year`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logos.execution.ledger import ClosedLot
+
+MINUTES_PER_YEAR_24_7 = 365.25 * 24 * 60
+TRADING_DAYS_PER_YEAR = 252
+
+
+def periods_per_year(index: pd.DatetimeIndex) -> float:
+    """Bars in a year at this index's frequency.
+
+    24/7 data (any bar on a weekend) counts 365.25 days a year; session data (equities) counts 252
+    trading days of as many bars as a median trading day holds.
+    """
+    if len(index) < 2:
+        return 1.0
+    days = pd.Series(1, index=index).groupby(index.normalize()).size()
+    weekend = bool((index.dayofweek >= 5).any())
+    if weekend or len(days) < 2:
+        step = float(pd.Series(index).diff().median().total_seconds())
+        return 365.25 * 24 * 3600 / step if step > 0 else 1.0
+    return float(days.median()) * TRADING_DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every reported metric; ratios are fractions (0.05 = 5 %)."""
+
+    start_equity: float
+    end_equity: float
+    total_return: float
+    cagr: float | None
+    sharpe: float | None
+    sortino: float | None
+    volatility: float | None
+    max_drawdown: float
+    max_drawdown_bars: int
+    max_drawdown_duration: str
+    trades: int
+    win_rate: float | None
+    profit_factor: float | None
+    average_trade_pnl: float | None
+    exposure: float
+    turnover: float
+    fills: int
+    fees: float
+    bars: int
+    periods_per_year: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: _rounded(value) for key, value in asdict(self).items()}
+
+
+def _rounded(value: Any) -> Any:
+    # 12 significant digits: stable text across platforms, far below any meaningful difference
+    if isinstance(value, float):
+        return float(f"{value:.12g}") if math.isfinite(value) else None
+    return value
+
+
+def drawdown(equity: np.ndarray) -> np.ndarray:
+    """Fraction below the running peak at every bar (0 at a new high, negative below it)."""
+    peak = np.maximum.accumulate(equity)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(peak > 0, equity / peak - 1.0, 0.0)
+
+
+def _longest_underwater(depth: np.ndarray) -> tuple[int, int, int]:
+    """Return (length, start, end) of the longest run of bars below a previous peak."""
+    underwater = np.concatenate([[False], depth < 0, [False]])
+    edges = np.flatnonzero(np.diff(underwater.astype(np.int8)))
+    if edges.size == 0:
+        return 0, 0, 0
+    starts, ends = edges[::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    return int(ends[longest] - starts[longest]), int(starts[longest]), int(ends[longest])
+
+
+def compute_metrics(
+    equity: np.ndarray,
+    index: pd.DatetimeIndex,
+    positions: np.ndarray,
+    round_trips: Sequence[ClosedLot],
+    traded_notional: float,
+    fills: int,
+    fees: float,
+    ppy: float | None = None,
+) -> Metrics:
+    """Compute every metric of one backtest."""
+    ppy = ppy or periods_per_year(index)
+    start, end = float(equity[0]), float(equity[-1])
+    returns = equity[1:] / equity[:-1] - 1.0 if equity.size > 1 else np.empty(0)
+    total_return = end / start - 1.0
+    years = equity.size / ppy
+    cagr = (end / start) ** (1.0 / years) - 1.0 if years > 0 and end > 0 else None
+    sharpe = sortino = volatility = None
+    if returns.size > 1:
+        deviation = float(np.std(returns, ddof=1))
+        volatility = deviation * math.sqrt(ppy)
+        mean = float(np.mean(returns))
+        sharpe = mean / deviation * math.sqrt(ppy) if deviation > 0 else None
+        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+        sortino = mean / downside * math.sqrt(ppy) if downside > 0 else None
+    depth = drawdown(equity)
+    length, first, last = _longest_underwater(depth)
+    duration = str(index[min(last, len(index) - 1)] - index[first - 1]) if length and first > 0 else "0 days 00:00:00"
+    net = np.array([float(trip.net_pnl) for trip in round_trips])
+    wins, losses = net[net > 0], net[net < 0]
+    profit_factor = float(wins.sum() / -losses.sum()) if losses.size else None
+    return Metrics(
+        start_equity=start,
+        end_equity=end,
+        total_return=total_return,
+        cagr=cagr,
+        sharpe=sharpe,
+        sortino=sortino,
+        volatility=volatility,
+        max_drawdown=float(depth.min()) if depth.size else 0.0,
+        max_drawdown_bars=length,
+        max_drawdown_duration=duration,
+        trades=len(round_trips),
+        win_rate=float(wins.size / net.size) if net.size else None,
+        profit_factor=profit_factor,
+        average_trade_pnl=float(net.mean()) if net.size else None,
+        exposure=float(np.count_nonzero(positions) / positions.size) if positions.size else 0.0,
+        turnover=traded_notional / float(np.mean(equity)) if equity.size and np.mean(equity) > 0 else 0.0,
+        fills=fills,
+        fees=fees,
+        bars=int(equity.size),
+        periods_per_year=ppy,
+    )

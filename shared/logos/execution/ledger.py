@@ -1,0 +1,144 @@
+"""The FIFO ledger: lots per symbol, realized PnL per closed lot, cash, fees, long and short."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from logos.contracts import Side
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Lot:
+    """An open position slice: signed quantity (negative is short) at its entry price."""
+
+    quantity: Decimal
+    price: Decimal
+    opened_at: datetime
+    fee: Decimal  # entry fee not yet attributed to a closed part of this lot
+
+
+@dataclass(frozen=True)
+class ClosedLot:
+    """The part of a lot that a fill closed: a round trip with its PnL."""
+
+    symbol: str
+    direction: str  # "long" or "short"
+    quantity: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    opened_at: datetime
+    closed_at: datetime
+    pnl: Decimal  # price PnL, before fees
+    fees: Decimal  # the entry and exit fees attributed to this quantity
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.pnl - self.fees
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One fill as the ledger saw it, with the PnL it realized and what it left."""
+
+    ts: datetime
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    position_after: Decimal
+    cash_after: Decimal
+    order_id: str
+
+
+@dataclass
+class FifoLedger:
+    """Cash and FIFO lots; the only place positions and realized PnL are computed."""
+
+    cash: Decimal
+    lots: dict[str, deque[Lot]] = field(default_factory=dict)
+    realized_pnl: Decimal = ZERO
+    fees_paid: Decimal = ZERO
+    closed: list[ClosedLot] = field(default_factory=list)
+    executions: list[Execution] = field(default_factory=list)
+
+    def position(self, symbol: str) -> Decimal:
+        return sum((lot.quantity for lot in self.lots.get(symbol, ())), ZERO)
+
+    def average_price(self, symbol: str) -> Decimal:
+        lots = self.lots.get(symbol)
+        quantity = self.position(symbol)
+        if not lots or quantity == 0:
+            return ZERO
+        return sum((lot.quantity * lot.price for lot in lots), ZERO) / quantity
+
+    def unrealized_pnl(self, marks: dict[str, Decimal]) -> Decimal:
+        """PnL of the open lots at ``marks`` (positions without a mark count at their entry price)."""
+        total = ZERO
+        for symbol, lots in self.lots.items():
+            mark = marks.get(symbol)
+            if mark is not None:
+                total += sum(((mark - lot.price) * lot.quantity for lot in lots), ZERO)
+        return total
+
+    def equity(self, marks: dict[str, Decimal]) -> Decimal:
+        """Cash plus every position at its mark."""
+        return self.cash + sum(
+            (self.position(symbol) * marks.get(symbol, self.average_price(symbol)) for symbol in self.lots), ZERO
+        )
+
+    def apply(
+        self, ts: datetime, symbol: str, side: Side, quantity: Decimal, price: Decimal, fee: Decimal, order_id: str = ""
+    ) -> Execution:
+        """Book a fill: close opposite lots first-in first-out, open the rest, move cash and fees."""
+        if quantity <= 0 or price <= 0 or fee < 0:
+            raise ValueError(f"a fill needs quantity > 0, price > 0 and fee >= 0 (got {quantity}, {price}, {fee})")
+        signed = quantity if side is Side.BUY else -quantity
+        self.cash -= signed * price + fee
+        self.fees_paid += fee
+        lots = self.lots.setdefault(symbol, deque())
+        remaining = quantity
+        realized = ZERO
+        while remaining > 0 and lots and (lots[0].quantity > 0) != (signed > 0):
+            lot = lots[0]
+            size = min(remaining, abs(lot.quantity))
+            direction = 1 if lot.quantity > 0 else -1
+            pnl = (price - lot.price) * size * direction
+            entry_fee = lot.fee * size / abs(lot.quantity)
+            exit_fee = fee * size / quantity
+            self.closed.append(
+                ClosedLot(
+                    symbol,
+                    "long" if direction > 0 else "short",
+                    size,
+                    lot.price,
+                    price,
+                    lot.opened_at,
+                    ts,
+                    pnl,
+                    entry_fee + exit_fee,
+                )
+            )
+            realized += pnl
+            lot.fee -= entry_fee
+            lot.quantity -= size * direction
+            remaining -= size
+            if lot.quantity == 0:
+                lots.popleft()
+        if remaining > 0:
+            sign = 1 if signed > 0 else -1
+            lots.append(Lot(remaining * sign, price, ts, fee * remaining / quantity))
+        if not lots:
+            del self.lots[symbol]
+        self.realized_pnl += realized
+        execution = Execution(
+            ts, symbol, side, quantity, price, fee, realized, self.position(symbol), self.cash, order_id
+        )
+        self.executions.append(execution)
+        return execution

@@ -1,0 +1,1 @@
+"""From a strategy's target exposure to a quantized target position: sizing rules and the translator."""

@@ -1,0 +1,89 @@
+"""The translator: a target exposure becomes a quantized target position, or a refusal with a reason.
+
+This is the one place quantities are quantized. The translator never rounds up: a quantized target
+is never larger than what was asked for, and the order it implies never breaks the symbol's limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from logos.orders.sizing import EquityFraction, FixedNotional, VolatilityTarget
+from logos.symbols import SymbolSpec
+
+ZERO = Decimal(0)
+
+
+class Refusal(StrEnum):
+    """Why the translator produced no order."""
+
+    NO_CHANGE = "no_change"
+    BELOW_MIN_NOTIONAL = "below_min_notional"
+    BELOW_MIN_QUANTITY = "below_min_quantity"
+    NO_PRICE = "no_price"
+
+
+class Caps(BaseModel):
+    """Hard ceilings the translator applies after sizing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_order_notional: Decimal | None = Field(default=None, gt=0, description="Largest single order, in quote.")
+    max_position_notional: Decimal | None = Field(default=None, gt=0, description="Largest position, in quote.")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The quantized target position and the order it implies, or the reason there is none."""
+
+    target_quantity: Decimal
+    order_quantity: Decimal  # signed: target - current position
+    refusal: Refusal | None = None
+    detail: str = ""
+
+
+def translate(
+    exposure: float,
+    price: Decimal,
+    equity: Decimal,
+    position: Decimal,
+    spec: SymbolSpec,
+    sizing: FixedNotional | EquityFraction | VolatilityTarget,
+    caps: Caps | None = None,
+    volatility: float | None = None,
+) -> Translation:
+    """Turn a target exposure in [-1, 1] into a quantized target position for ``spec``."""
+    if price <= 0:
+        return Translation(position, ZERO, Refusal.NO_PRICE, f"no positive price for {spec.symbol}")
+    budget = sizing.budget(equity, volatility) * Decimal(str(exposure))
+    caps = caps or Caps()
+    if caps.max_position_notional is not None:
+        budget = max(min(budget, caps.max_position_notional), -caps.max_position_notional)
+    target = budget / price
+    if spec.max_quantity is not None:
+        target = max(min(target, spec.max_quantity), -spec.max_quantity)
+    delta = target - position
+    if caps.max_order_notional is not None and abs(delta) * price > caps.max_order_notional:
+        delta = (caps.max_order_notional / price) * (1 if delta > 0 else -1)
+    # quantize the order, not the target, so the resulting position stays on the lot grid
+    order = spec.quantize_quantity(delta)
+    target_quantity = position + order
+    if exposure == 0 and position != 0:
+        # flattening closes the whole position, on or off the lot grid, whatever its size
+        return Translation(ZERO, -position)
+    if order == 0:
+        return Translation(position, ZERO, Refusal.NO_CHANGE, "target equals the current position after quantization")
+    notional = abs(order) * price
+    if abs(order) < spec.min_quantity:
+        return Translation(
+            position, ZERO, Refusal.BELOW_MIN_QUANTITY, f"order {abs(order)} below minimum quantity {spec.min_quantity}"
+        )
+    if notional < spec.min_notional:
+        return Translation(
+            position, ZERO, Refusal.BELOW_MIN_NOTIONAL, f"order notional {notional} below minimum {spec.min_notional}"
+        )
+    return Translation(target_quantity, order)
