@@ -12,19 +12,20 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from logos.backtest.artifacts import RunExists, write_backtest
-from logos.backtest.engine import BacktestConfig, run_backtest
+from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from logos.data.fixtures import fixture_catalog, fixture_path
 from logos.data.loading import BarDataError, load_bars
 from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.orders.translator import Caps
 from logos.settings import LogosSettings
-from logos.strategies import STRATEGIES, StrategyError, get_strategy
+from logos.strategies import STRATEGIES, Strategy, StrategyError, get_strategy
 from logos.symbols import SymbolSpec
 
 log = logging.getLogger("logos.backtest")
@@ -100,12 +101,12 @@ def backtest(
         config = BacktestConfig(
             strategy=strategy,
             params=params.model_dump(mode="json"),
-            cash=_decimal("--cash", cash),  # type: ignore[arg-type]
+            cash=_decimal("--cash", cash),
             fills=FillModelConfig(
                 timing=fill,
-                slippage_bps=_decimal("--slippage-bps", slippage_bps),  # type: ignore[arg-type]
-                taker_fee_bps=fee,  # type: ignore[arg-type]
-                maker_fee_bps=fee,  # type: ignore[arg-type]
+                slippage_bps=_decimal("--slippage-bps", slippage_bps),
+                taker_fee_bps=fee,
+                maker_fee_bps=fee,
                 participation_cap=_decimal("--participation-cap", participation_cap),
                 seed=seed,
             ),
@@ -138,7 +139,8 @@ def backtest(
             if result.refusals:
                 log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
             handler.flush()
-            written = write_backtest(result, config, spec, str(source), run_dir, log_file)
+            data_source = f"fixture:{fixture}" if fixture else str(source)
+            written = write_backtest(result, config, spec, data_source, run_dir, log_file)
         except RunExists as exc:
             raise _fail(str(exc)) from None
         finally:
@@ -147,7 +149,12 @@ def backtest(
     _print_summary(result.metrics.as_dict(), name, strategy, len(frame), simulated, written)
 
 
-def _run_with_progress(frame, spec, strategy, config):  # type: ignore[no-untyped-def]
+def _run_with_progress(
+    frame: pd.DataFrame,
+    spec: SymbolSpec,
+    strategy: Strategy,  # type: ignore[type-arg]
+    config: BacktestConfig,
+) -> BacktestResult:
     if len(frame) < PROGRESS_FROM_BARS:
         return run_backtest(frame, spec, strategy, config)
     with Progress(

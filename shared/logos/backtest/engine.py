@@ -93,7 +93,7 @@ class _Simulation:
         self.refusals: dict[str, int] = {}
         self.orders = itertools.count(1)
         self.ppy = periods_per_year(self.index)
-        self.nanoseconds = self.index.asi8
+        self.nanoseconds = self.index.as_unit("ns").asi8
         self.reference = self.open if config.fills.timing is FillTiming.NEXT_OPEN else self.close
         self.needs_volatility = isinstance(config.sizing, VolatilityTarget)
         self.log_returns = np.diff(np.log(self.close), prepend=np.nan) if self.needs_volatility else self.close

@@ -23,17 +23,24 @@ TRADING_DAYS_PER_YEAR = 252
 def periods_per_year(index: pd.DatetimeIndex) -> float:
     """Bars in a year at this index's frequency.
 
-    24/7 data (any bar on a weekend) counts 365.25 days a year; session data (equities) counts 252
-    trading days of as many bars as a median trading day holds.
+    Round-the-clock data (bars on weekends, or days covered for 20 hours or more) counts 365.25 days
+    a year at the median bar spacing; session data (equities) counts 252 trading days of as many bars
+    as the median trading day holds.
     """
     if len(index) < 2:
         return 1.0
-    days = pd.Series(1, index=index).groupby(index.normalize()).size()
-    weekend = bool((index.dayofweek >= 5).any())
-    if weekend or len(days) < 2:
-        step = float(pd.Series(index).diff().median().total_seconds())
-        return 365.25 * 24 * 3600 / step if step > 0 else 1.0
-    return float(days.median()) * TRADING_DAYS_PER_YEAR
+    nanoseconds = index.as_unit("ns").asi8
+    step = float(np.median(np.diff(nanoseconds))) / 1e9
+    if step <= 0:
+        return 1.0
+    _, bars_per_day = np.unique(nanoseconds // 86_400_000_000_000, return_counts=True)
+    typical_day = float(np.median(bars_per_day))
+    weekend = bool(((nanoseconds // 86_400_000_000_000 + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
+    if step >= 86_400:  # daily bars or slower
+        return (365.25 if weekend else TRADING_DAYS_PER_YEAR) * 86_400 / step
+    if weekend or typical_day * step >= 20 * 3600:
+        return 365.25 * 86_400 / step
+    return typical_day * TRADING_DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)

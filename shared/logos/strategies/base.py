@@ -55,7 +55,8 @@ class Strategy(Generic[P]):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "parameters"
-            raise StrategyError(f"{self.name}: {where}: {first['msg']}") from None
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise StrategyError(f"{self.name}: {where}: {message}") from None
 
     def parse_params(self, pairs: Sequence[str]) -> P:
         """Validate ``key=value`` strings (from the command line) against the schema."""
