@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logos.strategies import STRATEGIES, StrategyError, get_strategy
-from logos.strategies.windows import hold_last_event, rolling_mean
+from logos.strategies.windows import above, hold_last_event, rolling_mean
 
 
 def random_walk(bars: int, seed: int) -> pd.DataFrame:
@@ -79,7 +79,7 @@ def test_sma_cross_when_fast_above_slow_then_long_else_flat() -> None:
     targets = get_strategy("sma_cross").targets(frame, get_strategy("sma_cross").params({"fast": 3, "slow": 8}))
     close = frame["close"].to_numpy()
     fast, slow = rolling_mean(close, 3), rolling_mean(close, 8)
-    assert np.array_equal(targets[7:], np.where(fast[7:] > slow[7:], 1.0, 0.0))
+    assert np.array_equal(targets[7:], np.where(fast[7:] > slow[7:] + 1e-9, 1.0, 0.0))
     assert np.all(targets[:7] == 0)
 
 
@@ -99,3 +99,9 @@ def test_params_when_out_of_bounds_or_unknown_then_clear_error() -> None:
 def test_hold_last_event_when_events_age_then_released_after_hold() -> None:
     events = np.array([np.nan, 1.0, np.nan, np.nan, np.nan, 0.0, np.nan, -1.0, np.nan])
     assert hold_last_event(events, 2).tolist() == [0, 1, 1, 1, 0, 0, 0, -1, -1]
+
+
+def test_above_when_values_tie_up_to_rounding_then_not_above() -> None:
+    left = np.array([110.75500000000002, 110.76, 1.0, np.nan])
+    right = np.array([110.75499999999998, 110.75, 1.0, 1.0])
+    assert above(left, right).tolist() == [False, True, False, False]

@@ -7,7 +7,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from logos.strategies.base import Strategy, StrategyParams
-from logos.strategies.windows import hold_last_event, rolling_max, rolling_mean, rolling_min, shift
+from logos.strategies.windows import above, hold_last_event, rolling_max, rolling_mean, rolling_min, shift
 
 
 def _close(frame: pd.DataFrame) -> np.ndarray:
@@ -42,13 +42,13 @@ def sma_cross(frame: pd.DataFrame, params: SmaCrossParams) -> np.ndarray:
     """Long while the fast simple moving average of the close is above the slow one.
 
     Trend following: a fast average above a slow one means prices have been rising lately. Flat
-    (or short with allow_short) while the fast average is at or below the slow one, and until the
-    slow average has a full window.
+    (or short with allow_short) while the fast average is at or below the slow one (an exact tie
+    counts as not above), and until the slow average has a full window.
     """
     close = _close(frame)
     fast, slow = rolling_mean(close, params.fast), rolling_mean(close, params.slow)
     below = -1.0 if params.allow_short else 0.0
-    targets = np.where(fast > slow, 1.0, below)
+    targets = np.where(above(fast, slow), 1.0, below)
     targets[np.isnan(slow)] = 0.0
     return targets
 

@@ -41,6 +41,20 @@ def rolling_min(values: np.ndarray, window: int) -> np.ndarray:
     return _padded(values, window, _windows(values, window).min(axis=1))
 
 
+RELATIVE_TIE = 1e-12
+
+
+def above(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Tell where ``left`` exceeds ``right`` by more than floating-point noise.
+
+    Averages of prices on a tick grid are often exactly equal; summed in different orders they
+    differ in the last bits, so a plain ``>`` would turn a tie into a trade by chance.
+    """
+    with np.errstate(invalid="ignore"):
+        result: np.ndarray = (left - right) > RELATIVE_TIE * np.maximum(np.abs(left), np.abs(right))
+    return result
+
+
 def shift(values: np.ndarray, periods: int) -> np.ndarray:
     """Shift forward by ``periods`` bars, filling the start with NaN."""
     out = np.full(values.shape[0], np.nan)
