@@ -20,6 +20,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY data/fixtures ./data/fixtures
 RUN pip install -q --no-deps . \
     && useradd --system --create-home --uid 10001 logos \
     && mkdir -p /srv/logos/runs /srv/logos/logs /srv/logos/data/cache \

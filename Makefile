@@ -43,12 +43,15 @@ integration: install  ## Only the tests against a real Redis
 e2e: install  ## Only the end-to-end tests (stack as processes; compose when Docker works)
 	python -m pytest tests/e2e
 
-bench: install  ## Benchmarks (not tests): bus throughput and latency against raw redis-py
+bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtests against peer engines
+	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
+	python bench/backtest_speed.py
 
 lock: install  ## Re-pin the whole dependency tree into requirements.lock
 	@{ echo "# The whole dependency tree, pinned. Regenerate with: make lock"; \
 	   python -m pip freeze --exclude-editable | grep -iv '^logos=='; } > requirements.lock
+	@echo "requirements.lock: install .[dev,bench] first so the lock pins every extra"
 
 clean:  ## Remove the virtualenv, caches and local Redis data
 	rm -rf $(VENV) .logos .pytest_cache .mypy_cache .ruff_cache

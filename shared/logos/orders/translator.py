@@ -7,11 +7,13 @@ is never larger than what was asked for, and the order it implies never breaks t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logos.contracts import OrderIntent
 from logos.orders.sizing import EquityFraction, FixedNotional, VolatilityTarget
 from logos.symbols import SymbolSpec
 
@@ -87,3 +89,19 @@ def translate(
             position, ZERO, Refusal.BELOW_MIN_NOTIONAL, f"order notional {notional} below minimum {spec.min_notional}"
         )
     return Translation(target_quantity, order)
+
+
+def to_intent(
+    translation: Translation, spec: SymbolSpec, price: Decimal, bar_ts: datetime, strategy: str, intent_id: str
+) -> OrderIntent:
+    """Return the wire intent for an accepted translation (a refused one has nothing to send)."""
+    if translation.refusal is not None:
+        raise ValueError(f"no intent for a refused translation ({translation.refusal}: {translation.detail})")
+    return OrderIntent(
+        id=intent_id,
+        symbol=spec.symbol,
+        target_quantity=translation.target_quantity,
+        reference_price=spec.quantize_price(price),
+        bar_ts=bar_ts,
+        strategy=strategy,
+    )
