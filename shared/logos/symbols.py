@@ -67,7 +67,12 @@ class SymbolSpec(BaseModel):
 
 def quantize_price(price: Decimal, tick_size: Decimal) -> Decimal:
     """Round ``price`` to the nearest multiple of ``tick_size`` (half to even)."""
+    if tick_size in _POWERS_OF_TEN:  # one operation for the common 0.01-style ticks
+        return price.quantize(tick_size, rounding=ROUND_HALF_EVEN)
     return (price / tick_size).to_integral_value(rounding=ROUND_HALF_EVEN) * tick_size
+
+
+_POWERS_OF_TEN = frozenset(Decimal(1).scaleb(-digits) for digits in range(-6, 13))
 
 
 def quantize_quantity(quantity: Decimal, lot_size: Decimal) -> Decimal:

@@ -63,7 +63,7 @@ class BacktestResult:
     ledger: FifoLedger
 
 
-@dataclass
+@dataclass(slots=True)
 class _Working:
     """An order the participation cap split: what is left to fill, and from which bar."""
 
@@ -73,9 +73,9 @@ class _Working:
     next_bar: int
 
 
-def _decimal(value: float, spec: SymbolSpec) -> Decimal:
-    # bar prices arrive as floats; the tick grid makes them exact again
-    return spec.quantize_price(Decimal(repr(float(value))))
+def _ticks(prices: np.ndarray, spec: SymbolSpec) -> np.ndarray:
+    # bar prices arrive as floats; whole ticks make them exact again (and cheap to turn into Decimals)
+    return np.rint(prices / float(spec.tick_size)).astype(np.int64)
 
 
 class _Simulation:
@@ -94,21 +94,26 @@ class _Simulation:
         self.orders = itertools.count(1)
         self.ppy = periods_per_year(self.index)
         self.nanoseconds = self.index.as_unit("ns").asi8
-        self.reference = self.open if config.fills.timing is FillTiming.NEXT_OPEN else self.close
+        self.tick = spec.tick_size
+        self.open_ticks, self.close_ticks = _ticks(self.open, spec), _ticks(self.close, spec)
+        self.reference_ticks = self.open_ticks if config.fills.timing is FillTiming.NEXT_OPEN else self.close_ticks
         self.needs_volatility = isinstance(config.sizing, VolatilityTarget)
         self.log_returns = np.diff(np.log(self.close), prepend=np.nan) if self.needs_volatility else self.close
 
     def timestamp(self, index: int) -> datetime:
         return datetime.fromtimestamp(int(self.nanoseconds[index]) / 1e9, UTC)
 
+    def price(self, ticks: np.ndarray, index: int) -> Decimal:
+        return Decimal(int(ticks[index])) * self.tick
+
     def bar(self, index: int) -> BarPrices:
         spec = self.spec
         return BarPrices(
             self.timestamp(index),
-            _decimal(self.open[index], spec),
-            _decimal(self.high[index], spec),
-            _decimal(self.low[index], spec),
-            _decimal(self.close[index], spec),
+            self.price(self.open_ticks, index),
+            spec.quantize_price(Decimal(repr(float(self.high[index])))),
+            spec.quantize_price(Decimal(repr(float(self.low[index])))),
+            self.price(self.close_ticks, index),
             Decimal(repr(float(self.volume[index]))),
         )
 
@@ -124,7 +129,7 @@ class _Simulation:
         """Match a working order on one bar; return what is still working afterwards."""
         match: Match | None
         if self.config.fills.participation_cap is None:  # the common case needs only one price
-            reference = _decimal(self.reference[bar_index], self.spec)
+            reference = self.price(self.reference_ticks, bar_index)
             match = self.model.fill_market(self.spec, working.side, working.remaining, reference)
         else:
             match = self.model.match(self.spec, working.side, working.remaining, self.bar(bar_index), OrderType.MARKET)
@@ -146,7 +151,7 @@ class _Simulation:
     def decide(self, decision_bar: int, exposure: float) -> _Working | None:
         """Size and quantize the new target at the close of ``decision_bar``; return the order, if any."""
         position = self.ledger.position(self.spec.symbol)
-        price = _decimal(self.close[decision_bar], self.spec)
+        price = self.price(self.close_ticks, decision_bar)
         equity = self.ledger.cash + position * price
         translation = translate(
             exposure,
@@ -202,7 +207,10 @@ class _Simulation:
             change_bars = at[last_of_bar]
             positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
             cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
-            slot = np.searchsorted(change_bars, np.arange(bars), side="right") - 1
+            # slot[i]: the last state change at or before bar i (-1 before the first)
+            marks = np.zeros(bars, dtype=np.int64)
+            marks[change_bars] = np.arange(1, change_bars.size + 1)
+            slot = np.maximum.accumulate(marks) - 1
             filled = slot >= 0
             position[filled] = positions[slot[filled]]
             cash[filled] = cashes[slot[filled]]

@@ -33,9 +33,13 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     step = float(np.median(np.diff(nanoseconds))) / 1e9
     if step <= 0:
         return 1.0
-    _, bars_per_day = np.unique(nanoseconds // 86_400_000_000_000, return_counts=True)
+    days = nanoseconds // 86_400_000_000_000
+    if np.all(days[1:] >= days[:-1]):  # sorted, as validated data is: count runs without sorting
+        bars_per_day = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1, [days.size]]))
+    else:
+        _, bars_per_day = np.unique(days, return_counts=True)
     typical_day = float(np.median(bars_per_day))
-    weekend = bool(((nanoseconds // 86_400_000_000_000 + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
+    weekend = bool(((days + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
     if step >= 86_400:  # daily bars or slower
         return (365.25 if weekend else TRADING_DAYS_PER_YEAR) * 86_400 / step
     if weekend or typical_day * step >= 20 * 3600:

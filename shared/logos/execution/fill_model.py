@@ -42,7 +42,7 @@ class FillModelConfig(BaseModel):
     seed: int = Field(default=0, description="Seed of the slippage jitter; the same seed gives the same fills.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BarPrices:
     """The bar an order is matched against."""
 
@@ -54,7 +54,7 @@ class BarPrices:
     volume: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """A (partial) fill the model decided on."""
 
@@ -73,6 +73,7 @@ class FillModel:
         self._taker = config.taker_fee_bps * BPS
         self._maker = config.maker_fee_bps * BPS
         self._slippage = config.slippage_bps * BPS
+        self._slips = bool(config.slippage_bps or config.slippage_jitter_bps)
 
     def match(
         self,
@@ -101,7 +102,7 @@ class FillModel:
 
     def fill_market(self, spec: SymbolSpec, side: Side, quantity: Decimal, reference: Decimal) -> Match:
         """Fill ``quantity`` at ``reference`` (the bar's open or close) plus slippage, as a taker."""
-        price = self._slipped(spec, side, reference)
+        price = self._slipped(spec, side, reference) if self._slips else reference
         return Match(quantity, price, self._fee(quantity, price, self._taker), Liquidity.TAKER)
 
     def _capped(self, spec: SymbolSpec, remaining: Decimal, volume: Decimal) -> Decimal:

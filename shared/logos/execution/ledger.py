@@ -12,7 +12,7 @@ from logos.contracts import Side
 ZERO = Decimal(0)
 
 
-@dataclass
+@dataclass(slots=True)
 class Lot:
     """An open position slice: signed quantity (negative is short) at its entry price."""
 
@@ -22,7 +22,7 @@ class Lot:
     fee: Decimal  # entry fee not yet attributed to a closed part of this lot
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClosedLot:
     """The part of a lot that a fill closed: a round trip with its PnL."""
 
@@ -41,7 +41,7 @@ class ClosedLot:
         return self.pnl - self.fees
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Execution:
     """One fill as the ledger saw it, with the PnL it realized and what it left."""
 
@@ -67,9 +67,11 @@ class FifoLedger:
     fees_paid: Decimal = ZERO
     closed: list[ClosedLot] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
+    # the sum of each symbol's lots, kept with every fill (the backtest asks for it on every decision)
+    positions: dict[str, Decimal] = field(default_factory=dict)
 
     def position(self, symbol: str) -> Decimal:
-        return sum((lot.quantity for lot in self.lots.get(symbol, ())), ZERO)
+        return self.positions.get(symbol, ZERO)
 
     def average_price(self, symbol: str) -> Decimal:
         lots = self.lots.get(symbol)
@@ -102,16 +104,21 @@ class FifoLedger:
         signed = quantity if side is Side.BUY else -quantity
         self.cash -= signed * price + fee
         self.fees_paid += fee
-        lots = self.lots.setdefault(symbol, deque())
+        lots = self.lots.get(symbol)
+        if lots is None:
+            lots = self.lots[symbol] = deque()
         remaining = quantity
         realized = ZERO
-        while remaining > 0 and lots and (lots[0].quantity > 0) != (signed > 0):
+        buying = signed > 0
+        while remaining > 0 and lots and (lots[0].quantity > 0) != buying:
             lot = lots[0]
-            size = min(remaining, abs(lot.quantity))
+            held = abs(lot.quantity)
+            size = remaining if remaining < held else held
             direction = 1 if lot.quantity > 0 else -1
             pnl = (price - lot.price) * size * direction
-            entry_fee = lot.fee * size / abs(lot.quantity)
-            exit_fee = fee * size / quantity
+            # whole lots and whole fills (the usual case) need no pro-rata division
+            entry_fee = lot.fee if size == held else lot.fee * size / held
+            exit_fee = fee if size == quantity else fee * size / quantity
             self.closed.append(
                 ClosedLot(
                     symbol,
@@ -132,13 +139,15 @@ class FifoLedger:
             if lot.quantity == 0:
                 lots.popleft()
         if remaining > 0:
-            sign = 1 if signed > 0 else -1
-            lots.append(Lot(remaining * sign, price, ts, fee * remaining / quantity))
+            opening_fee = fee if remaining == quantity else fee * remaining / quantity
+            lots.append(Lot(remaining if buying else -remaining, price, ts, opening_fee))
+        position = self.positions.get(symbol, ZERO) + signed
         if not lots:
             del self.lots[symbol]
+            self.positions.pop(symbol, None)
+        else:
+            self.positions[symbol] = position
         self.realized_pnl += realized
-        execution = Execution(
-            ts, symbol, side, quantity, price, fee, realized, self.position(symbol), self.cash, order_id
-        )
+        execution = Execution(ts, symbol, side, quantity, price, fee, realized, position, self.cash, order_id)
         self.executions.append(execution)
         return execution

@@ -38,7 +38,7 @@ class Caps(BaseModel):
     max_position_notional: Decimal | None = Field(default=None, gt=0, description="Largest position, in quote.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Translation:
     """The quantized target position and the order it implies, or the reason there is none."""
 
@@ -46,6 +46,10 @@ class Translation:
     order_quantity: Decimal  # signed: target - current position
     refusal: Refusal | None = None
     detail: str = ""
+
+
+_EXPOSURES = {1.0: Decimal(1), -1.0: Decimal(-1), 0.5: Decimal("0.5"), -0.5: Decimal("-0.5")}
+_NO_CAPS = Caps()
 
 
 def translate(
@@ -61,8 +65,12 @@ def translate(
     """Turn a target exposure in [-1, 1] into a quantized target position for ``spec``."""
     if price <= 0:
         return Translation(position, ZERO, Refusal.NO_PRICE, f"no positive price for {spec.symbol}")
-    budget = sizing.budget(equity, volatility) * Decimal(str(exposure))
-    caps = caps or Caps()
+    if exposure == 0 and position != 0:
+        # flattening closes the whole position, on or off the lot grid, whatever its size
+        return Translation(ZERO, -position)
+    weight = _EXPOSURES.get(exposure) or Decimal(repr(exposure))
+    budget = sizing.budget(equity, volatility) * weight
+    caps = caps or _NO_CAPS
     if caps.max_position_notional is not None:
         budget = max(min(budget, caps.max_position_notional), -caps.max_position_notional)
     target = budget / price
@@ -74,9 +82,6 @@ def translate(
     # quantize the order, not the target, so the resulting position stays on the lot grid
     order = spec.quantize_quantity(delta)
     target_quantity = position + order
-    if exposure == 0 and position != 0:
-        # flattening closes the whole position, on or off the lot grid, whatever its size
-        return Translation(ZERO, -position)
     if order == 0:
         return Translation(position, ZERO, Refusal.NO_CHANGE, "target equals the current position after quantization")
     notional = abs(order) * price

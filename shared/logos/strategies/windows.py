@@ -27,8 +27,17 @@ def _windows(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of each trailing window (NaN until the first full window)."""
-    return _padded(values, window, _windows(values, window).mean(axis=1))
+    """Mean of each trailing window (NaN until the first full window).
+
+    Each window is summed on its own as a dot product with ones (``np.convolve``), so the result
+    depends only on the window's values; it is also several times faster than reducing a view.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    if values.shape[0] < window:
+        return np.full(values.shape[0], np.nan)
+    sums = np.convolve(np.ascontiguousarray(values, dtype=np.float64), np.ones(window), mode="valid")
+    return _padded(values, window, sums / window)
 
 
 def rolling_max(values: np.ndarray, window: int) -> np.ndarray:
@@ -51,7 +60,8 @@ def above(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     differ in the last bits, so a plain ``>`` would turn a tie into a trade by chance.
     """
     with np.errstate(invalid="ignore"):
-        result: np.ndarray = (left - right) > RELATIVE_TIE * np.maximum(np.abs(left), np.abs(right))
+        difference = left - right
+        result: np.ndarray = difference > RELATIVE_TIE * np.abs(right)
     return result
 
 
