@@ -77,6 +77,8 @@ _POWERS_OF_TEN = frozenset(Decimal(1).scaleb(-digits) for digits in range(-6, 13
 
 def quantize_quantity(quantity: Decimal, lot_size: Decimal) -> Decimal:
     """Truncate ``quantity`` toward zero to a multiple of ``lot_size``, so no order exceeds its intent."""
+    if lot_size in _POWERS_OF_TEN:
+        return quantity.quantize(lot_size, rounding=ROUND_DOWN)
     return (quantity / lot_size).to_integral_value(rounding=ROUND_DOWN) * lot_size
 
 
