@@ -1,0 +1,330 @@
+"""The risk engine: one small check per rule, breakers that move the trading state, a kill switch.
+
+Trading state: ACTIVE (every check applies) → REDUCING (only orders that shrink a position pass)
+→ HALTED (nothing passes). Breakers that clear may return REDUCING to ACTIVE by policy; HALTED —
+from a drawdown breaker or the kill switch — waits for an operator's resume. Every refusal carries
+a reason code and a sentence with the numbers that broke the rule.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from logos.contracts import AccountSnapshot, DenialReason, Fill, OrderIntent, Side, TradingState
+from logos.risk.limits import RiskLimits
+
+ZERO = Decimal(0)
+RATE_WINDOW = timedelta(minutes=1)
+Verdict = tuple[DenialReason, str] | None
+"""A denial (reason and explanation), or None when the rule lets the intent through."""
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """The verdict on one intent: approved with the checks it passed, or denied with the reason."""
+
+    approved: bool
+    reason: DenialReason | None
+    detail: str
+    checks_passed: tuple[str, ...]
+    order_quantity: Decimal  # signed difference between the target and risk's view of the position
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    """A change of trading state or of the kill switch, for logs, the status stream and session.md."""
+
+    ts: datetime
+    state: TradingState
+    cause: str
+    detail: str
+
+
+class RiskState(BaseModel):
+    """What must survive a restart of the risk service."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: TradingState = TradingState.ACTIVE
+    killed: bool = False
+    peak_equity: Decimal | None = None
+    day: date | None = None
+    day_start_equity: Decimal | None = None
+
+
+@dataclass
+class RiskEngine:
+    """Pre-trade checks and breakers over risk's view of the account (positions, marks, equity)."""
+
+    limits: RiskLimits
+    state: TradingState = TradingState.ACTIVE
+    killed: bool = False
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    last_bar_at: dict[str, datetime] = field(default_factory=dict)
+    equity: Decimal | None = None
+    peak_equity: Decimal | None = None
+    day: date | None = None
+    day_start_equity: Decimal | None = None
+    reducing_causes: set[str] = field(default_factory=set)
+    events: list[RiskEvent] = field(default_factory=list)
+    _approvals: deque[datetime] = field(default_factory=deque)
+    _outcomes: deque[bool] = field(default_factory=deque)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def snapshot(self) -> RiskState:
+        return RiskState(
+            state=self.state,
+            killed=self.killed,
+            peak_equity=self.peak_equity,
+            day=self.day,
+            day_start_equity=self.day_start_equity,
+        )
+
+    @classmethod
+    def restore(cls, limits: RiskLimits, saved: RiskState) -> RiskEngine:
+        return cls(
+            limits=limits,
+            state=saved.state,
+            killed=saved.killed,
+            peak_equity=saved.peak_equity,
+            day=saved.day,
+            day_start_equity=saved.day_start_equity,
+        )
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def on_bar(self, symbol: str, ts: datetime, close: Decimal) -> None:
+        """Record a bar: the symbol's mark and the freshness of its data."""
+        self.marks[symbol] = close
+        previous = self.last_bar_at.get(symbol)
+        if previous is None or ts > previous:
+            self.last_bar_at[symbol] = ts
+
+    def on_fill(self, fill: Fill) -> None:
+        """Move risk's view of the position by a fill (an account snapshot later replaces it)."""
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        self.positions[fill.symbol] = self.positions.get(fill.symbol, ZERO) + signed
+
+    def on_account(self, snapshot: AccountSnapshot) -> None:
+        """Take the executor's authoritative positions and equity; track the peak and the day's start."""
+        self.positions = {position.symbol: position.quantity for position in snapshot.positions}
+        for position in snapshot.positions:
+            if position.market_price > 0:
+                self.marks.setdefault(position.symbol, position.market_price)
+        self.equity = snapshot.equity
+        if self.peak_equity is None or snapshot.equity > self.peak_equity:
+            self.peak_equity = snapshot.equity
+        today = snapshot.ts.date()
+        if self.day != today:
+            self.day, self.day_start_equity = today, snapshot.equity
+
+    def on_order_outcome(self, rejected: bool) -> None:
+        """Count a venue's answer to an order, for the reject-rate breaker."""
+        self._outcomes.append(rejected)
+        while len(self._outcomes) > self.limits.reject_window:
+            self._outcomes.popleft()
+
+    # -- operator control ----------------------------------------------------------------------
+
+    def kill(self, now: datetime, reason: str) -> RiskEvent:
+        """Engage the kill switch: HALTED until an operator resumes."""
+        self.killed = True
+        return self._move(now, TradingState.HALTED, "kill_switch", reason)
+
+    def halt(self, now: datetime, reason: str) -> RiskEvent:
+        return self._move(now, TradingState.HALTED, "operator", reason)
+
+    def resume(self, now: datetime, reason: str) -> RiskEvent:
+        """Release the kill switch and any halt; drawdowns are measured afresh from here."""
+        self.killed = False
+        self.reducing_causes.clear()
+        if self.equity is not None:
+            self.peak_equity = self.day_start_equity = self.equity
+        return self._move(now, TradingState.ACTIVE, "operator", reason)
+
+    # -- breakers ------------------------------------------------------------------------------
+
+    def evaluate(self, now: datetime) -> list[RiskEvent]:
+        """Run every breaker; return the state changes they caused."""
+        before = len(self.events)
+        if self.state is not TradingState.HALTED:
+            for breaker in (self._breaker_intraday_drawdown, self._breaker_drawdown):
+                tripped = breaker()
+                if tripped:
+                    self._move(now, TradingState.HALTED, *tripped)
+                    break
+        causes: dict[str, str] = {}
+        for reducer in (self._breaker_reject_rate, self._breaker_stale_data):
+            found = reducer(now)
+            if found:
+                causes[found[0]] = found[1]
+        self.reducing_causes = set(causes)
+        if self.state is TradingState.ACTIVE and causes:
+            cause, detail = next(iter(causes.items()))
+            self._move(now, TradingState.REDUCING, cause, detail)
+        elif self.state is TradingState.REDUCING and not causes and self.limits.recover_automatically:
+            self._move(now, TradingState.ACTIVE, "recovered", "every breaker that reduced trading has cleared")
+        return self.events[before:]
+
+    def _breaker_intraday_drawdown(self) -> tuple[str, str] | None:
+        limit, start, equity = self.limits.max_intraday_drawdown, self.day_start_equity, self.equity
+        if limit is None or start is None or equity is None or start <= 0:
+            return None
+        fall = 1 - equity / start
+        return (
+            ("intraday_drawdown", f"equity {equity} is {fall:.2%} below the day's start {start} (limit {limit:.2%})")
+            if fall >= limit
+            else None
+        )
+
+    def _breaker_drawdown(self) -> tuple[str, str] | None:
+        limit, peak, equity = self.limits.max_drawdown, self.peak_equity, self.equity
+        if limit is None or peak is None or equity is None or peak <= 0:
+            return None
+        fall = 1 - equity / peak
+        return (
+            ("drawdown", f"equity {equity} is {fall:.2%} below its peak {peak} (limit {limit:.2%})")
+            if fall >= limit
+            else None
+        )
+
+    def _breaker_reject_rate(self, now: datetime) -> tuple[str, str] | None:
+        limit = self.limits.max_reject_rate
+        if limit is None or len(self._outcomes) < self.limits.reject_window:
+            return None
+        rate = Decimal(sum(self._outcomes)) / len(self._outcomes)
+        return (
+            ("reject_rate", f"{rate:.0%} of the last {len(self._outcomes)} orders were rejected (limit {limit:.0%})")
+            if rate >= limit
+            else None
+        )
+
+    def _breaker_stale_data(self, now: datetime) -> tuple[str, str] | None:
+        stale = self.stale_symbols(now)
+        return ("stale_data", f"no fresh bar for {', '.join(sorted(stale))}") if stale else None
+
+    def stale_symbols(self, now: datetime) -> set[str]:
+        """Symbols whose last bar is older than ``stale_after_seconds``."""
+        after = self.limits.stale_after_seconds
+        if after is None:
+            return set()
+        limit = timedelta(seconds=after)
+        return {symbol for symbol, seen in self.last_bar_at.items() if now - seen > limit}
+
+    def _move(self, now: datetime, state: TradingState, cause: str, detail: str) -> RiskEvent:
+        self.state = state
+        event = RiskEvent(now, state, cause, detail)
+        self.events.append(event)
+        return event
+
+    # -- pre-trade checks ----------------------------------------------------------------------
+
+    def check(self, intent: OrderIntent, now: datetime) -> RiskDecision:
+        """Decide on one intent; an approval is counted against the order rate."""
+        position = self.positions.get(intent.symbol, ZERO)
+        order = intent.target_quantity - position
+        passed: list[str] = []
+        checks: tuple[tuple[str, Callable[[OrderIntent, Decimal, Decimal, datetime], Verdict]], ...] = (
+            ("kill_switch", self._check_kill_switch),
+            ("trading_state", self._check_trading_state),
+            ("symbol_allowed", self._check_symbol),
+            ("fresh_data", self._check_stale_data),
+            ("max_order_notional", self._check_order_notional),
+            ("max_position", self._check_position),
+            ("max_gross_exposure", self._check_gross_exposure),
+            ("max_net_exposure", self._check_net_exposure),
+            ("order_rate", self._check_order_rate),
+        )
+        for name, rule in checks:
+            denied = rule(intent, position, order, now)
+            if denied is not None:
+                return RiskDecision(False, denied[0], denied[1], tuple(passed), order)
+            passed.append(name)
+        self._approvals.append(now)
+        return RiskDecision(True, None, "", tuple(passed), order)
+
+    @staticmethod
+    def _reduces(position: Decimal, target: Decimal) -> bool:
+        return abs(target) <= abs(position) and (target == 0 or (target > 0) == (position > 0))
+
+    def _check_kill_switch(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        return (
+            (DenialReason.KILL_SWITCH, "the kill switch is engaged; an operator must resume") if self.killed else None
+        )
+
+    def _check_trading_state(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        if self.state is TradingState.HALTED:
+            last = self.events[-1].detail if self.events else "halted"
+            return DenialReason.TRADING_HALTED, f"trading is halted ({last})"
+        if self.state is TradingState.REDUCING and not self._reduces(position, intent.target_quantity):
+            causes = ", ".join(sorted(self.reducing_causes)) or "policy"
+            return DenialReason.REDUCING_ONLY, (
+                f"trading is reducing ({causes}); target {intent.target_quantity} would not shrink position {position}"
+            )
+        return None
+
+    def _check_symbol(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        allowed = self.limits.allowed_symbols
+        if allowed is not None and intent.symbol not in allowed:
+            return DenialReason.SYMBOL_NOT_ALLOWED, f"{intent.symbol} is not among the allowed symbols"
+        return None
+
+    def _check_stale_data(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        if intent.symbol in self.stale_symbols(now) and not self._reduces(position, intent.target_quantity):
+            seen, after = self.last_bar_at[intent.symbol].isoformat(), self.limits.stale_after_seconds
+            return DenialReason.STALE_DATA, f"last bar of {intent.symbol} is from {seen}, older than {after:g}s"
+        return None
+
+    def _check_order_notional(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        limit = self.limits.max_order_notional
+        notional = abs(order) * intent.reference_price
+        if limit is not None and notional > limit:
+            return DenialReason.MAX_ORDER_NOTIONAL, f"order notional {notional} exceeds {limit}"
+        return None
+
+    def _check_position(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        limit = self.limits.max_position_notional
+        notional = abs(intent.target_quantity) * intent.reference_price
+        if limit is not None and notional > limit and not self._reduces(position, intent.target_quantity):
+            return DenialReason.MAX_POSITION, f"position notional {notional} of {intent.symbol} would exceed {limit}"
+        return None
+
+    def _exposures(self, intent: OrderIntent) -> tuple[Decimal, Decimal]:
+        gross = net = ZERO
+        for symbol, quantity in {**self.positions, intent.symbol: intent.target_quantity}.items():
+            price = intent.reference_price if symbol == intent.symbol else self.marks.get(symbol, ZERO)
+            gross += abs(quantity) * price
+            net += quantity * price
+        return gross, net
+
+    def _check_gross_exposure(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        limit = self.limits.max_gross_exposure
+        if limit is None or self._reduces(position, intent.target_quantity):
+            return None
+        gross, _ = self._exposures(intent)
+        return (
+            (DenialReason.MAX_GROSS_EXPOSURE, f"gross exposure {gross} would exceed {limit}") if gross > limit else None
+        )
+
+    def _check_net_exposure(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        limit = self.limits.max_net_exposure
+        if limit is None or self._reduces(position, intent.target_quantity):
+            return None
+        _, net = self._exposures(intent)
+        return (DenialReason.MAX_NET_EXPOSURE, f"net exposure {net} would exceed {limit}") if abs(net) > limit else None
+
+    def _check_order_rate(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        limit = self.limits.max_orders_per_minute
+        while self._approvals and now - self._approvals[0] >= RATE_WINDOW:
+            self._approvals.popleft()
+        if limit is not None and len(self._approvals) >= limit:
+            return DenialReason.ORDER_RATE, f"{len(self._approvals)} orders approved in the last minute (limit {limit})"
+        return None
