@@ -7,6 +7,9 @@ export LOGOS_HOME ?= $(CURDIR)
 export LOGOS_REDIS_URL ?= redis://127.0.0.1:$(LOCAL_REDIS_PORT)/0
 export LOGOS_LOCAL_REDIS_PORT := $(LOCAL_REDIS_PORT)
 export PATH := $(BIN):$(PATH)
+# the local stack's kill-switch token: generated once, kept in .logos/ (never committed)
+export RISK_CONTROL_TOKEN ?= $(shell mkdir -p .logos && { [ -s .logos/control-token ] || \
+	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > .logos/control-token; } && cat .logos/control-token)
 
 .PHONY: help install paper test lint format typecheck unit integration e2e bench lock clean
 

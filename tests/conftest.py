@@ -19,6 +19,15 @@ from tests.support.redis_process import RedisProcess
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes runs/ and risk state under its own directory, never the checkout's."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LOGOS_HOME", str(home))
+    monkeypatch.setenv("RISK_CONTROL_TOKEN", "test-control-token")
+    return home
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"

@@ -25,6 +25,8 @@ app.command("backtest")(backtest.backtest)
 app.command()(stack.serve)
 app.command()(stack.healthcheck)
 app.command()(stack.status)
+app.command()(stack.kill)
+app.command()(stack.resume)
 
 
 @app.command()

@@ -27,6 +27,7 @@ from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
 from services.ml.config import MLSettings
 from services.risk.config import RiskSettings
+from services.runtime.errors import StartupRefused
 from services.runtime.logging_setup import configure_logging
 
 
@@ -88,10 +89,54 @@ def serve(
         argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", bind_host]
         argv += ["--server.port", str(bind_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
         os.execv(sys.executable, argv)
+    import importlib
+
     import uvicorn
 
     configure_logging(settings.logos.log_level)
-    uvicorn.run(entry.app, factory=True, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    module, _, factory = entry.app.partition(":")
+    try:
+        app = getattr(importlib.import_module(module), factory)()
+    except StartupRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+
+
+def _control(command: str, reason: str) -> None:
+    settings = RiskSettings()
+    token = settings.control_token.get_secret_value() if settings.control_token else ""
+    if not token:
+        typer.echo("error: RISK_CONTROL_TOKEN is not set; use the risk service's token", err=True)
+        raise typer.Exit(2)
+    url = f"{_base_url(SERVICES['risk'], compose=False)}/{command}"
+    try:
+        response = httpx.post(url, json={"reason": reason, "issued_by": "cli"},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=5)  # fmt: skip
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: risk is unreachable at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code == 401:
+        typer.echo("error: risk refused the token (401); RISK_CONTROL_TOKEN differs from the service's", err=True)
+        raise typer.Exit(2)
+    response.raise_for_status()
+    body = response.json()
+    typer.echo(
+        f"trading state {body['trading_state']}, kill switch {'on' if body['kill_switch'] else 'off'}: {body['detail']}"
+    )
+
+
+ReasonOption = Annotated[str, typer.Option(help="Why; recorded with the state change.")]
+
+
+def kill(reason: ReasonOption = "operator kill switch") -> None:
+    """Engage the kill switch on the risk service: every intent is denied until `logos resume`."""
+    _control("kill", reason)
+
+
+def resume(reason: ReasonOption = "operator resume") -> None:
+    """Release the kill switch (and any halt) on the risk service."""
+    _control("resume", reason)
 
 
 def healthcheck(

@@ -2,66 +2,178 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
 
 from logos.bus import Bus, Delivery
 from logos.contracts import (
     AccountSnapshot,
+    Bar,
     Control,
-    DenialReason,
+    ControlCommand,
     Fill,
     Message,
+    Order,
     OrderDenied,
     OrderIntent,
-    TradingState,
+    ServiceStatus,
 )
+from logos.files import atomic_write_text
+from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState
 from logos.streams import Group
+from services.risk.config import RiskSettings
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.risk")
-DENIAL_NAMESPACE = uuid.UUID("5f0c7c3e-3c1e-4f5e-9a57-6c1f1c0b9d21")
+DECISION_NAMESPACE = uuid.UUID("5f0c7c3e-3c1e-4f5e-9a57-6c1f1c0b9d21")
+REMEMBERED_DECISIONS = 10_000
 
 
 class RiskWorker(ServiceWorker):
-    """Starts HALTED and, until risk rules are configured, refuses every intent with its reason."""
+    """Runs the risk engine on the streams; its trading state is kept on disk across restarts."""
 
     service = "risk"
 
     def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        self.trading_state = TradingState.HALTED
-        self.account: AccountSnapshot | None = None
-        self.last_control: Control | None = None
+        assert isinstance(settings, RiskSettings)
+        self.risk_settings = settings
+        self.state_path = settings.state_path()
+        saved = RiskState()
+        if self.state_path.exists():
+            saved = RiskState.model_validate_json(self.state_path.read_text())
+            log.info(
+                "restored trading state %s (kill switch %s) from %s", saved.state.value, saved.killed, self.state_path
+            )
+        self.engine = RiskEngine.restore(settings.limits, saved)
+        self.data_time: datetime | None = None
+        # a redelivered intent gets the decision it got the first time, not a second opinion
+        self.decisions: OrderedDict[str, Order | OrderDenied] = OrderedDict()
 
     def subscriptions(self) -> list[Subscription]:
-        streams = [*self.names.all_intents(), self.names.fills, self.names.account, self.names.control]
+        names = self.names
+        streams = [*names.all_intents(), *names.all_bars(), names.fills, names.account, names.control]
         return [Subscription(Group.RISK, streams, self.handle)]
+
+    def loops(self) -> list[Any]:
+        return [self._evaluate_periodically()]
+
+    def now(self) -> datetime:
+        if self.risk_settings.clock == "data" and self.data_time is not None:
+            return self.data_time
+        return datetime.now(UTC)
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
         match message:
             case OrderIntent():
-                await self.deny(
-                    message, DenialReason.TRADING_HALTED, "no risk rules are configured; trading stays halted"
-                )
-            case AccountSnapshot():
-                self.account = message
-            case Control():
-                self.last_control = message
-                log.info("control %s from %s: %s", message.command.value, message.issued_by, message.reason)
+                await self.decide(message)
+            case Bar():
+                self.engine.on_bar(message.symbol, message.ts, message.close)
+                if self.data_time is None or message.ts > self.data_time:
+                    self.data_time = message.ts
             case Fill():
-                pass
+                self.engine.on_fill(message)
+            case AccountSnapshot():
+                self.engine.on_account(message)
+                await self.evaluate()
+            case Control():
+                await self.control(message.command, message.reason, message.issued_by)
 
-    async def deny(self, intent: OrderIntent, reason: DenialReason, detail: str) -> None:
-        # the denial id follows from the intent id, so a redelivered intent yields the same denial
-        denial = OrderDenied(
-            id=uuid.uuid5(DENIAL_NAMESPACE, intent.id).hex,
+    async def decide(self, intent: OrderIntent) -> Order | OrderDenied:
+        decision = self.decisions.get(intent.id)
+        if decision is None:
+            decision = self._decision_message(intent, self.engine.check(intent, self.now()))
+            self.decisions[intent.id] = decision
+            if len(self.decisions) > REMEMBERED_DECISIONS:
+                self.decisions.popitem(last=False)
+            if isinstance(decision, OrderDenied):
+                log.info("denied %s %s: %s (%s)", intent.symbol, intent.id, decision.reason.value, decision.detail)
+        await self.publish(self.names.orders, decision)
+        return decision
+
+    def _decision_message(self, intent: OrderIntent, decision: RiskDecision) -> Order | OrderDenied:
+        decision_id = uuid.uuid5(DECISION_NAMESPACE, intent.id).hex
+        if decision.approved:
+            return Order(
+                id=decision_id,
+                intent_id=intent.id,
+                symbol=intent.symbol,
+                target_quantity=intent.target_quantity,
+                reference_price=intent.reference_price,
+                order_type=intent.order_type,
+                limit_price=intent.limit_price,
+                strategy=intent.strategy,
+                checks_passed=decision.checks_passed,
+            )
+        assert decision.reason is not None
+        return OrderDenied(
+            id=decision_id,
             intent_id=intent.id,
             symbol=intent.symbol,
-            reason=reason,
-            detail=detail,
-            trading_state=self.trading_state,
+            reason=decision.reason,
+            detail=decision.detail,
+            trading_state=self.engine.state,
         )
-        await self.publish(self.names.orders, denial)
-        log.info("denied intent %s (%s): %s", intent.id, reason.value, detail)
+
+    async def control(self, command: ControlCommand, reason: str, issued_by: str) -> RiskEvent:
+        """Apply an operator command (from the API or the control stream) and keep the result on disk."""
+        now = self.now()
+        detail = f"{reason} (by {issued_by})"
+        if command is ControlCommand.KILL:
+            event = self.engine.kill(now, detail)
+        elif command is ControlCommand.HALT:
+            event = self.engine.halt(now, detail)
+        else:
+            event = self.engine.resume(now, detail)
+        await self._changed([event])
+        return event
+
+    async def evaluate(self) -> None:
+        events = self.engine.evaluate(self.now())
+        if events:
+            await self._changed(events)
+
+    async def _changed(self, events: list[RiskEvent]) -> None:
+        for event in events:
+            log.warning("trading state %s (%s): %s", event.state.value, event.cause, event.detail)
+        atomic_write_text(self.state_path, self.engine.snapshot().model_dump_json(indent=2) + "\n")
+        with contextlib.suppress(Exception):  # the heartbeat carries it again shortly if Redis is away
+            await self.publish(self.names.status, self.status_message())
+
+    async def _evaluate_periodically(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.risk_settings.evaluate_seconds)
+            await self.evaluate()
+
+    def status_message(self) -> ServiceStatus:
+        return (
+            super()
+            .status_message()
+            .model_copy(update={"trading_state": self.engine.state, "kill_switch": self.engine.killed})
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "trading_state": self.engine.state.value,
+            "kill_switch": self.engine.killed,
+            "reducing_causes": sorted(self.engine.reducing_causes),
+            "stale_symbols": sorted(self.engine.stale_symbols(self.now())),
+            "recent_events": [
+                {"ts": e.ts.isoformat(), "state": e.state.value, "cause": e.cause, "detail": e.detail}
+                for e in self.engine.events[-10:]
+            ],
+            "limits": self.risk_settings.limits.model_dump(mode="json"),
+        }
+
+    def warnings(self) -> list[str]:
+        found = super().warnings()
+        if self.engine.killed:
+            found.append("kill switch engaged: every intent is denied until an operator resumes")
+        return found

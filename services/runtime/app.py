@@ -68,6 +68,7 @@ class StatusReport(BaseModel):
     published: dict[str, int]
     dead_letter_stream_length: int | None
     unsafe: list[str]
+    details: dict[str, Any]
     settings: dict[str, Any]
 
 
@@ -178,5 +179,6 @@ async def build_status(worker: ServiceWorker) -> StatusReport:
         published=dict(worker.published),
         dead_letter_stream_length=dlq_length,
         unsafe=worker.warnings(),
+        details=worker.details(),
         settings=redact(settings.model_dump(mode="json", exclude={"logos": {"redis_url"}})),
     )

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from logos import __version__
 from logos.bus import Bus, ConsumerStats, GroupInfo, Handler
@@ -60,6 +60,14 @@ class ServiceWorker:
         """Return the groups this service consumes."""
         return []
 
+    def loops(self) -> list[Coroutine[Any, Any, None]]:
+        """Return extra background loops to run beside the consumers (they should watch ``stopping``)."""
+        return []
+
+    def details(self) -> dict[str, Any]:
+        """Return service-specific state for /status (e.g. risk's trading state)."""
+        return {}
+
     def warnings(self) -> list[str]:
         """Return unsafe or degraded conditions, one line each (shown on /status and logged)."""
         found = []
@@ -92,6 +100,8 @@ class ServiceWorker:
             )
             self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))
+        for index, loop in enumerate(self.loops()):
+            self._tasks.append(asyncio.create_task(loop, name=f"{self.service}:loop{index}"))
         log.info("%s %s started (instance %s)", self.service, __version__, self.instance)
 
     async def stop(self) -> None:
@@ -107,6 +117,10 @@ class ServiceWorker:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.bus.publish(self.names.status, self.status_message()), 1.0)
         log.info("%s stopped", self.service)
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        return self._stop
 
     def running(self) -> bool:
         """Tell whether every loop of the worker is alive."""

@@ -307,6 +307,8 @@ class ServiceStatus(Message):
     dead_lettered: int = Field(ge=0)
     last_message_at: UtcDatetime | None = None
     warnings: tuple[str, ...] = Field(default=(), description="Unsafe or degraded conditions, one line each.")
+    trading_state: TradingState | None = Field(default=None, description="Risk's trading state (risk only).")
+    kill_switch: bool | None = Field(default=None, description="Whether the kill switch is engaged (risk only).")
 
 
 class Control(Message):

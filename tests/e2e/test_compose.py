@@ -53,7 +53,7 @@ def test_compose_when_up_paper_then_every_service_healthy_and_reachable_on_local
 
     password = secrets.token_hex(12)
     env_file = tmp_path / ".env"
-    env_file.write_text(f"REDIS_PASSWORD={password}\n")
+    env_file.write_text(f"REDIS_PASSWORD={password}\nRISK_CONTROL_TOKEN=compose-e2e-token\n")
     project = f"logos-e2e-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
     compose = DockerCompose(

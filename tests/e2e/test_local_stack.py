@@ -24,7 +24,7 @@ API_SERVICES = ["feed", "ml", "risk", "executor", "brain"]
 # streams and the groups that consume them, for the dead-letter check
 CONSUMED = {
     "control": {"feed", "risk", "executor"},
-    "bars:0": {"ml"},
+    "bars:0": {"ml", "risk"},
     "intents:0": {"risk"},
     "orders": {"executor"},
     "signals": {"brain"},
@@ -55,6 +55,7 @@ class Stack:
             "LOGOS_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "LOGOS_RECLAIM_IDLE_SECONDS": "1",
             "LOGOS_MAX_DELIVERIES": "2",
+            "RISK_CONTROL_TOKEN": "e2e-token",
             **{f"{name.upper()}_PORT": str(self.ports[name]) for name in [*API_SERVICES, "dashboard"]},
         }
         self.process: subprocess.Popen[bytes] | None = None

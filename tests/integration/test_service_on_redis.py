@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from logos.bus import Bus, decode
-from logos.contracts import DeadLetter, OrderDenied
+from logos.contracts import DeadLetter, Order, OrderDenied
 from logos.settings import LogosSettings
 from logos.streams import StreamNames
 from services.brain.app import create_app as brain_app
@@ -120,8 +120,8 @@ async def test_redis_when_restarted_then_service_reconnects_and_loses_no_entry(
                 await publisher.publish(names.intents(), intent(index))
             await eventually(lambda: denials(40), timeout=20, what="40 denials")
             raw = await publisher.backend.read({names.orders: "0"}, 1000, 0.01)
-            decided = [decode(entry.fields or {}, frozenset({"order_denied"})) for entry in raw]
-            assert sorted(d.intent_id for d in decided if isinstance(d, OrderDenied)) == sorted(
+            decided = [decode(entry.fields or {}, frozenset({"order", "order_denied"})) for entry in raw]
+            assert sorted(d.intent_id for d in decided if isinstance(d, Order | OrderDenied)) == sorted(
                 f"intent-{index}" for index in range(40)
             )
             status = (await client.get("/status")).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 from pydantic_settings import BaseSettings
 
 from logos.bus import Bus, decode
-from logos.contracts import DenialReason, OrderDenied, ServiceStatus
+from logos.contracts import DenialReason, Order, OrderDenied, ServiceStatus
 from logos.settings import LogosSettings
 from logos.streams import StreamNames
 from services.brain.app import create_app as brain_app
@@ -22,11 +23,11 @@ from services.ml.app import create_app as ml_app
 from services.ml.config import MLSettings
 from services.risk.app import create_app as risk_app
 from services.risk.config import RiskSettings
+from services.runtime.errors import StartupRefused
 from tests.support.apps import running
 from tests.support.bus_helpers import eventually, intent
 
 pytestmark = pytest.mark.anyio
-FAST = LogosSettings(read_block_seconds=0.05, reclaim_idle_seconds=0.1, max_deliveries=2)
 SERVICES: list[tuple[str, Any, type[BaseSettings], int]] = [
     ("feed", feed_app, FeedSettings, 8001),
     ("ml", ml_app, MLSettings, 8002),
@@ -37,7 +38,8 @@ SERVICES: list[tuple[str, Any, type[BaseSettings], int]] = [
 
 
 def build(factory: Any, settings_class: type[BaseSettings], bus: Bus, **overrides: Any) -> FastAPI:
-    settings = settings_class(logos=FAST, heartbeat_seconds=0.1, **overrides)  # type: ignore[call-arg]
+    fast = LogosSettings(read_block_seconds=0.05, reclaim_idle_seconds=0.1, max_deliveries=2)  # reads LOGOS_HOME now
+    settings = settings_class(logos=fast, heartbeat_seconds=0.1, **overrides)  # type: ignore[call-arg]
     app: FastAPI = factory(settings, bus)
     return app
 
@@ -99,23 +101,67 @@ async def test_readyz_when_bus_unreachable_then_503_and_back_to_200_when_it_retu
         assert (await client.get("/status")).json()["consumers"][0]["reconnects"] >= 1
 
 
-async def test_risk_when_intent_arrives_then_denied_with_reason_while_halted() -> None:
+async def test_risk_when_intent_within_limits_then_order_published_once_per_intent() -> None:
     bus = Bus.memory(StreamNames(prefix="unit"))
     async with running(build(risk_app, RiskSettings, bus)) as client:
         await bus.publish(bus.names.intents(), intent(7))
-        await bus.publish(bus.names.intents(), intent(7))  # a duplicate yields the same denial id
+        await bus.publish(bus.names.intents(), intent(7))  # a duplicate gets the same decision
 
-        async def denied() -> bool:
+        async def decided() -> bool:
             return len(await entries(bus, bus.names.orders)) == 2
 
-        await eventually(denied, what="two denials")
+        await eventually(decided, what="two decisions")
         first, second = await entries(bus, bus.names.orders)
-        assert isinstance(first, OrderDenied) and first == second.model_copy(update={"ts": first.ts})
-        assert first.intent_id == "intent-7" and first.reason is DenialReason.TRADING_HALTED
-        assert "halted" in first.detail
+        assert isinstance(first, Order) and first == second
+        assert (
+            first.intent_id == "intent-7" and first.target_quantity == 7 and "max_order_notional" in first.checks_passed
+        )
         status = (await client.get("/status")).json()
-        assert status["published"]["unit:orders"] == 2
-        assert status["consumers"][0]["handled"] == {"order_intent": 2}
+        assert status["details"]["trading_state"] == "active" and status["details"]["kill_switch"] is False
+
+
+async def test_kill_when_token_missing_or_wrong_then_401_and_when_right_then_every_intent_denied(
+    isolated_home: Path,
+) -> None:
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(risk_app, RiskSettings, bus)) as client:
+        body = {"reason": "drill"}
+        assert (await client.post("/kill", json=body)).status_code == 401
+        wrong = await client.post("/kill", json=body, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        right = await client.post("/kill", json=body, headers={"Authorization": "Bearer test-control-token"})
+        assert right.status_code == 200 and right.json()["kill_switch"] is True
+        await bus.publish(bus.names.intents(), intent(1))
+
+        async def denied() -> bool:
+            return len(await entries(bus, bus.names.orders)) == 1
+
+        await eventually(denied, what="a denial")
+        (denial,) = await entries(bus, bus.names.orders)
+        assert isinstance(denial, OrderDenied) and denial.reason is DenialReason.KILL_SWITCH
+        status = (await client.get("/status")).json()
+        assert status["details"]["kill_switch"] is True and any("kill switch" in line for line in status["unsafe"])
+    saved = isolated_home / "runs" / "live" / "risk_state.json"
+    assert '"killed": true' in saved.read_text()
+    # a restarted risk service keeps the kill switch until an operator resumes
+    bus = Bus.memory(StreamNames(prefix="unit"))
+    async with running(build(risk_app, RiskSettings, bus)) as client:
+        assert (await client.get("/status")).json()["details"]["kill_switch"] is True
+        resumed = await client.post(
+            "/resume", json={"reason": "ok"}, headers={"Authorization": "Bearer test-control-token"}
+        )
+        assert resumed.json() == {
+            "trading_state": "active",
+            "kill_switch": False,
+            "cause": "operator",
+            "detail": "ok (by api)",
+        }
+
+
+def test_risk_when_no_control_token_then_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RISK_CONTROL_TOKEN")
+    with pytest.raises(StartupRefused, match="RISK_CONTROL_TOKEN is not set"):
+        risk_app(RiskSettings(), Bus.memory())
 
 
 async def test_risk_when_intent_id_is_long_then_denial_id_still_valid() -> None:
