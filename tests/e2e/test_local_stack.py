@@ -139,6 +139,18 @@ def test_local_stack_when_started_then_every_service_healthy_and_dashboard_answe
             [*API_SERVICES, "dashboard"], "ready"
         )
 
+        def logos(*args: str, token: str = "e2e-token") -> subprocess.CompletedProcess[str]:
+            env = stack.env | {"RISK_CONTROL_TOKEN": token}
+            return subprocess.run([str(BIN / "logos"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+        refused = logos("kill", "--reason", "e2e", token="wrong")
+        assert refused.returncode == 2 and "401" in refused.stderr
+        killed = logos("kill", "--reason", "e2e drill")
+        assert killed.returncode == 0 and "kill switch on" in killed.stdout
+        assert client.get(stack.url("risk") + "/status").json()["details"]["kill_switch"] is True
+        resumed = logos("resume", "--reason", "drill over")
+        assert resumed.returncode == 0 and "trading state active, kill switch off" in resumed.stdout
+
     assert stack.stop() in (0, 130, -2), stack.output()[-3000:]
     with httpx.Client(timeout=1) as client:
         for name in API_SERVICES:
