@@ -151,6 +151,8 @@ class _Simulation:
     def decide(self, decision_bar: int, exposure: float) -> _Working | None:
         """Size and quantize the new target at the close of ``decision_bar``; return the order, if any."""
         position = self.ledger.position(self.spec.symbol)
+        if exposure == 0 and position == 0:
+            return None  # nothing to close: the entry it ends was never filled
         price = self.price(self.close_ticks, decision_bar)
         equity = self.ledger.cash + position * price
         translation = translate(
