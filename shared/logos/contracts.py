@@ -280,6 +280,8 @@ class AccountSnapshot(Message):
     gross_exposure: NonNegativeDecimal = Decimal("0")
     net_exposure: WireDecimal = Decimal("0")
     positions: tuple[Position, ...] = ()
+    bar_symbol: Symbol | None = Field(default=None, description="The bar whose handling produced this snapshot.")
+    bar_ts: UtcDatetime | None = Field(default=None, description="Open time of that bar: the data time it reflects.")
 
 
 class Signal(Message):

@@ -1,0 +1,152 @@
+"""The paper broker: risk-approved targets become orders, filled on later bars by the backtest's model.
+
+A new target replaces whatever is still working for the symbol: the broker cancels it and orders
+the difference between the target and its own (authoritative) position, so a duplicated or replayed
+target is harmless. Fills go through the same :class:`FillModel` and :class:`FifoLedger` as a
+backtest, which is why a paper session equals the backtest of the same bars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
+from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
+from logos.execution.ledger import Execution, FifoLedger
+from logos.execution.order_states import OrderStatus, check_transition
+from logos.symbols import SymbolSpec
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class PaperOrder:
+    """One broker order and its lifecycle."""
+
+    id: str
+    intent_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    decided_at: datetime  # open time of the bar the target was decided on
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    filled: Decimal = ZERO
+    status: OrderStatus = OrderStatus.NEW
+    history: list[tuple[datetime, OrderStatus]] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled
+
+    def move(self, when: datetime, status: OrderStatus) -> None:
+        self.status = check_transition(self.status, status)
+        self.history.append((when, status))
+
+
+@dataclass
+class PaperBroker:
+    """Orders, fills and the ledger of one paper account."""
+
+    cash: Decimal
+    specs: dict[str, SymbolSpec]
+    fills: FillModelConfig = field(default_factory=FillModelConfig)
+    ledger: FifoLedger = field(init=False)
+    orders: dict[str, PaperOrder] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    last_bar: dict[str, Bar] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ledger = FifoLedger(cash=self.cash)
+        self.model = FillModel(self.fills)
+
+    def working(self, symbol: str) -> list[PaperOrder]:
+        return [o for o in self.orders.values() if o.symbol == symbol and o.status in _WORKING]
+
+    def on_order(self, order: Order, now: datetime) -> tuple[PaperOrder | None, list[Execution]]:
+        """Accept a target: cancel what is working for the symbol and order the difference."""
+        if order.id in self.orders:
+            return None, []  # the same decision delivered again
+        for stale in self.working(order.symbol):
+            stale.move(now, OrderStatus.CANCELED)
+        delta = order.target_quantity - self.ledger.position(order.symbol)
+        if delta == 0:
+            return None, []
+        side = Side.BUY if delta > 0 else Side.SELL
+        decided = self.last_bar[order.symbol].ts if order.symbol in self.last_bar else now
+        paper = PaperOrder(order.id, order.intent_id, order.symbol, side, abs(delta), decided, order.order_type,
+                           order.limit_price)  # fmt: skip
+        self.orders[paper.id] = paper
+        paper.move(now, OrderStatus.SUBMITTED)
+        paper.move(now, OrderStatus.ACCEPTED)
+        executions: list[Execution] = []
+        if self.fills.timing is FillTiming.CLOSE and order.symbol in self.last_bar:
+            executions = self._match(paper, self.last_bar[order.symbol], use_close=True)
+        return paper, executions
+
+    def on_bar(self, bar: Bar) -> list[Execution]:
+        """Fill what was working before this bar, then mark the symbol at its close."""
+        executions: list[Execution] = []
+        for paper in self.working(bar.symbol):
+            if paper.decided_at < bar.ts:
+                executions += self._match(paper, bar)
+        self.last_bar[bar.symbol] = bar
+        self.marks[bar.symbol] = self.specs[bar.symbol].quantize_price(bar.close)
+        return executions
+
+    def _match(self, paper: PaperOrder, bar: Bar, use_close: bool = False) -> list[Execution]:
+        spec = self.specs[paper.symbol]
+        prices = BarPrices(bar.ts, spec.quantize_price(bar.open), spec.quantize_price(bar.high),
+                           spec.quantize_price(bar.low), spec.quantize_price(bar.close), bar.volume)  # fmt: skip
+        match: Match | None
+        if use_close:
+            match = self.model.fill_market(spec, paper.side, paper.remaining, prices.close)
+        else:
+            match = self.model.match(spec, paper.side, paper.remaining, prices, paper.order_type, paper.limit_price)
+        if match is None:
+            return []
+        execution = self.ledger.apply(
+            bar.ts, paper.symbol, paper.side, match.quantity, match.price, match.fee, paper.id
+        )
+        paper.filled += match.quantity
+        paper.move(bar.ts, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
+        return [execution]
+
+    def snapshot(self, bar: Bar, account: str = "paper") -> AccountSnapshot:
+        """The account at this bar's close, tagged with the bar that produced it."""
+        positions = []
+        for symbol in sorted(self.ledger.positions):
+            quantity = self.ledger.position(symbol)
+            mark = self.marks.get(symbol, self.ledger.average_price(symbol))
+            average = self.ledger.average_price(symbol)
+            positions.append(
+                Position(
+                    symbol=symbol,
+                    quantity=quantity,
+                    average_price=abs(average),
+                    market_price=mark,
+                    unrealized_pnl=(mark - average) * quantity,
+                )
+            )
+        gross = sum((abs(p.quantity) * p.market_price for p in positions), ZERO)
+        net = sum((p.quantity * p.market_price for p in positions), ZERO)
+        return AccountSnapshot(
+            id=f"account|{account}|{bar.symbol}|{bar.ts.isoformat()}",
+            ts=bar.ts,
+            account=account,
+            cash=self.ledger.cash,
+            equity=self.ledger.cash + net,
+            realized_pnl=self.ledger.realized_pnl,
+            unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO),
+            fees_paid=self.ledger.fees_paid,
+            gross_exposure=gross,
+            net_exposure=net,
+            positions=tuple(positions),
+            bar_symbol=bar.symbol,
+            bar_ts=bar.ts,
+        )
+
+
+_WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})

@@ -1,0 +1,128 @@
+"""A strategy run live: a rolling window per symbol, decisions sized from the account, as intents.
+
+It decides on bar ``t`` only once it holds both the bar and the account snapshot the executor
+published after handling that bar, so it sizes from exactly the equity and position a backtest sees
+at the close of ``t``: that, and the strategies' window-local values, make paper equal backtest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from logos.contracts import AccountSnapshot, Bar, OrderIntent, Signal, SignalRole
+from logos.orders.sizing import EquityFraction, FixedNotional, VolatilityTarget
+from logos.orders.translator import Caps, Refusal, to_intent, translate
+from logos.strategies import Strategy, StrategyParams
+from logos.symbols import SymbolSpec
+
+ZERO = Decimal(0)
+INTENT_NAMESPACE = uuid.UUID("0b7e2f38-93a4-4c44-9f1a-4f4b2a6d1c55")
+
+
+@dataclass
+class _SymbolState:
+    bars: deque[Bar]
+    exposure: float = 0.0  # the last target exposure decided
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the runner concluded on one bar: the signal, and the intent if the target changed."""
+
+    signal: Signal
+    intent: OrderIntent | None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class StrategyRunner:
+    """Evaluates one strategy per symbol on its last ``lookback`` bars and translates changes."""
+
+    strategy: Strategy  # type: ignore[type-arg]
+    params: StrategyParams
+    specs: dict[str, SymbolSpec]
+    sizing: FixedNotional | EquityFraction | VolatilityTarget = field(default_factory=EquityFraction)
+    caps: Caps = field(default_factory=Caps)
+    role: SignalRole = SignalRole.CHAMPION
+    _symbols: dict[str, _SymbolState] = field(default_factory=dict)
+    _pending: dict[tuple[str, datetime], AccountSnapshot] = field(default_factory=dict)
+
+    @property
+    def lookback(self) -> int:
+        return self.strategy.lookback(self.params)
+
+    def on_bar(self, bar: Bar) -> Decision | None:
+        """Add a bar to its symbol's window; decide if its account snapshot is already here."""
+        state = self._symbols.setdefault(bar.symbol, _SymbolState(deque(maxlen=self.lookback)))
+        if state.bars and bar.ts <= state.bars[-1].ts:
+            return None  # a replayed or duplicated bar changes nothing
+        state.bars.append(bar)
+        snapshot = self._pending.pop((bar.symbol, bar.ts), None)
+        return self._decide(bar.symbol, snapshot) if snapshot is not None else None
+
+    def on_account(self, snapshot: AccountSnapshot) -> Decision | None:
+        """Decide on the bar this snapshot closes, once that bar is in the window."""
+        if snapshot.bar_symbol is None or snapshot.bar_ts is None:
+            return None
+        state = self._symbols.get(snapshot.bar_symbol)
+        if state is None or not state.bars or state.bars[-1].ts < snapshot.bar_ts:
+            self._pending[(snapshot.bar_symbol, snapshot.bar_ts)] = snapshot
+            return None
+        if state.bars[-1].ts != snapshot.bar_ts:
+            return None  # a snapshot of a bar the window has moved past
+        return self._decide(snapshot.bar_symbol, snapshot)
+
+    def _decide(self, symbol: str, snapshot: AccountSnapshot) -> Decision:
+        state = self._symbols[symbol]
+        bar = state.bars[-1]
+        frame = pd.DataFrame(
+            {
+                "open": [float(b.open) for b in state.bars],
+                "high": [float(b.high) for b in state.bars],
+                "low": [float(b.low) for b in state.bars],
+                "close": [float(b.close) for b in state.bars],
+                "volume": [float(b.volume) for b in state.bars],
+            },
+            index=pd.DatetimeIndex([b.ts for b in state.bars], name="timestamp"),
+        )
+        exposure = float(self.strategy.targets(frame, self.params)[-1]) if len(state.bars) else 0.0
+        signal = Signal(
+            id=uuid.uuid5(
+                INTENT_NAMESPACE, f"signal|{self.role}|{self.strategy.name}|{symbol}|{bar.ts.isoformat()}"
+            ).hex,
+            ts=bar.ts,
+            symbol=symbol,
+            bar_ts=bar.ts,
+            strategy=self.strategy.name,
+            role=self.role,
+            value=exposure,
+        )
+        if exposure == state.exposure:
+            return Decision(signal, None)
+        state.exposure = exposure
+        position = next((p.quantity for p in snapshot.positions if p.symbol == symbol), ZERO)
+        if exposure == 0 and position == 0:
+            return Decision(signal, None)
+        spec = self.specs[symbol]
+        price = spec.quantize_price(bar.close)
+        translation = translate(exposure, price, snapshot.cash + _marked(snapshot, symbol, price), position, spec,
+                                self.sizing, self.caps)  # fmt: skip
+        if translation.refusal is not None:
+            return Decision(signal, None, translation.refusal)
+        intent_id = uuid.uuid5(INTENT_NAMESPACE, f"intent|{self.strategy.name}|{symbol}|{bar.ts.isoformat()}").hex
+        intent = to_intent(translation, spec, price, bar.ts, self.strategy.name, intent_id)
+        return Decision(signal, intent.model_copy(update={"ts": bar.ts}))
+
+
+def _marked(snapshot: AccountSnapshot, symbol: str, price: Decimal) -> Decimal:
+    """Value of every position, the deciding symbol's at the decision price (as the backtest does)."""
+    total = ZERO
+    for position in snapshot.positions:
+        total += position.quantity * (price if position.symbol == symbol else position.market_price)
+    return total
