@@ -31,7 +31,7 @@ def bars_of(fixture: str, symbol: str) -> list[Bar]:
             close=Decimal(repr(c)),
             volume=Decimal(repr(v)),
             source="replay",
-        )  # fmt: skip
+        )
         for ts, o, h, lo, c, v in frame.itertuples()
     ]
 
