@@ -8,7 +8,7 @@ from types import FrameType
 import typer
 
 from logos import __version__
-from services.cli import backtest, contracts, ml, stack
+from services.cli import backtest, contracts, ml, stack, trade
 
 app = typer.Typer(
     name="logos",
@@ -22,6 +22,7 @@ app.add_typer(stack.stack_app, name="stack")
 app.add_typer(ml.app, name="ml")
 app.add_typer(backtest.strategies_app, name="strategies")
 app.command("backtest")(backtest.backtest)
+app.command("trade")(trade.trade)
 app.command()(stack.serve)
 app.command()(stack.healthcheck)
 app.command()(stack.status)

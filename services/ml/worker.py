@@ -1,36 +1,78 @@
-"""The ml service's bus side: reads the bars of its shards and the executor's fills and account."""
+"""The ml service's bus side: bars and account snapshots in, signals and target-position intents out."""
 
 from __future__ import annotations
 
+import logging
+
 from logos.bus import Bus, Delivery
-from logos.contracts import AccountSnapshot, Bar, Fill, Message
+from logos.contracts import AccountSnapshot, Bar, Message, SignalRole
+from logos.live.strategy_runner import Decision, StrategyRunner
+from logos.orders.sizing import parse_sizing
+from logos.strategies import get_strategy
 from logos.streams import Group
+from services.ml.config import MLSettings
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
+log = logging.getLogger("logos.ml")
+
 
 class MLWorker(ServiceWorker):
-    """Keeps the latest bar per symbol and the latest account; strategies plug in on top."""
+    """Runs the champion strategy (intents) and an optional shadow (signals only) on every symbol."""
 
     service = "ml"
 
     def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        self.latest_bars: dict[str, Bar] = {}
-        self.account: AccountSnapshot | None = None
-        self.fills_seen: set[str] = set()
+        assert isinstance(settings, MLSettings)
+        specs = settings.logos.symbol_specs()
+        self.runners: list[StrategyRunner] = []
+        if settings.strategy:
+            champion = get_strategy(settings.strategy)
+            self.runners.append(
+                StrategyRunner(champion, champion.params(settings.params), specs, parse_sizing(settings.sizing))
+            )
+        if settings.shadow_strategy:
+            shadow = get_strategy(settings.shadow_strategy)
+            self.runners.append(
+                StrategyRunner(
+                    shadow,
+                    shadow.params(settings.shadow_params),
+                    specs,
+                    parse_sizing(settings.sizing),
+                    role=SignalRole.SHADOW,
+                )
+            )
+        self.refusals: dict[str, int] = {}
 
     def subscriptions(self) -> list[Subscription]:
-        streams = [*self.names.all_bars(), self.names.fills, self.names.account]
+        streams = [*self.names.all_bars(), self.names.account]
         return [Subscription(Group.ML, streams, self.handle)]
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
-        match message:
-            case Bar():
-                previous = self.latest_bars.get(message.symbol)
-                if previous is None or message.ts >= previous.ts:
-                    self.latest_bars[message.symbol] = message
-            case Fill():
-                self.fills_seen.add(message.id)
-            case AccountSnapshot():
-                self.account = message
+        for runner in self.runners:
+            decision: Decision | None = None
+            if isinstance(message, Bar):
+                decision = runner.on_bar(message)
+            elif isinstance(message, AccountSnapshot):
+                decision = runner.on_account(message)
+            if decision is not None:
+                await self._publish(runner, decision)
+
+    async def _publish(self, runner: StrategyRunner, decision: Decision) -> None:
+        await self.publish(self.names.signals, decision.signal)
+        if runner.role is not SignalRole.CHAMPION:
+            return  # a shadow never trades
+        if decision.refusal is not None:
+            self.refusals[decision.refusal.value] = self.refusals.get(decision.refusal.value, 0) + 1
+        if decision.intent is not None:
+            await self.publish(self.names.intents_for(decision.intent.symbol), decision.intent)
+
+    def details(self) -> dict[str, object]:
+        return {
+            "strategies": [
+                {"name": r.strategy.name, "role": r.role.value, "params": r.params.model_dump(mode="json")}
+                for r in self.runners
+            ],
+            "translator_refusals": dict(self.refusals),
+        }

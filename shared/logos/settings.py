@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from logos.bus.options import ConsumerOptions
 from logos.paths import Paths
 from logos.streams import StreamNames
+from logos.symbols import SpecCatalog, load_catalog
 
 
 class LogosSettings(BaseSettings):
@@ -38,6 +39,10 @@ class LogosSettings(BaseSettings):
         description="Set in the image: binding 0.0.0.0 is then the container's own interface, and the "
         "ports compose publishes (127.0.0.1 only) decide the exposure.",
     )
+    catalog: Path | None = Field(
+        default=None,
+        description="Symbol specs (JSON list; default: the bundled data's). Others get 0.01 ticks, whole lots.",
+    )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @property
@@ -47,6 +52,12 @@ class LogosSettings(BaseSettings):
     @property
     def paths(self) -> Paths:
         return Paths(self.home)
+
+    def symbol_specs(self) -> SpecCatalog:
+        """The symbol specs every service sizes, quantizes and fills with."""
+        from logos.data.fixtures import fixture_catalog
+
+        return SpecCatalog(load_catalog(self.catalog) if self.catalog else fixture_catalog())
 
     def consumer_options(self) -> ConsumerOptions:
         return ConsumerOptions(

@@ -167,3 +167,12 @@ def spec_from_alpaca_asset(asset: Any) -> SymbolSpec:
         min_notional=Decimal(1) if fractionable and asset_class is AssetClass.EQUITY else Decimal(0),
         fractionable=fractionable,
     )
+
+
+class SpecCatalog(dict[str, SymbolSpec]):
+    """Symbol specs by symbol; a symbol it does not list gets the default spec (0.01 tick, whole lots)."""
+
+    def __missing__(self, symbol: str) -> SymbolSpec:
+        spec = SymbolSpec(symbol=symbol)
+        self[symbol] = spec
+        return spec

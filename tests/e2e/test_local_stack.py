@@ -24,7 +24,7 @@ API_SERVICES = ["feed", "ml", "risk", "executor", "brain"]
 # streams and the groups that consume them, for the dead-letter check
 CONSUMED = {
     "control": {"feed", "risk", "executor"},
-    "bars:0": {"ml", "risk"},
+    "bars:0": {"ml", "risk", "executor"},
     "intents:0": {"risk"},
     "orders": {"executor"},
     "signals": {"brain"},

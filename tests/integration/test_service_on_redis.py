@@ -44,7 +44,8 @@ def settings_for(redis_url: str, names: StreamNames) -> LogosSettings:
 CONSUMED: list[tuple[Any, Any, str]] = [
     (feed_app, FeedSettings, "control"),
     (ml_app, MLSettings, "bars:0"),
-    (ml_app, MLSettings, "fills"),
+    (risk_app, RiskSettings, "fills"),
+    (ml_app, MLSettings, "account"),
     (risk_app, RiskSettings, "intents:0"),
     (risk_app, RiskSettings, "account"),
     (executor_app, ExecutorSettings, "orders"),

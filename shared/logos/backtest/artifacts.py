@@ -51,7 +51,8 @@ def _cell(value: Any) -> str:
     return str(value.value if isinstance(value, Enum) else value)
 
 
-def _table(items: Sequence[object], columns: list[str]) -> pd.DataFrame:
+def table(items: Sequence[object], columns: list[str]) -> pd.DataFrame:
+    """Return one row per item with ``columns`` read from its attributes, as exact strings."""
     return pd.DataFrame([[_cell(getattr(item, column)) for column in columns] for item in items], columns=columns)
 
 
@@ -108,8 +109,8 @@ def write_backtest(
     try:
         document = metrics_document(result, config)
         (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        _table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
-        _table(result.round_trips, ROUND_TRIP_COLUMNS).to_csv(
+        table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
+        table(result.round_trips, ROUND_TRIP_COLUMNS).to_csv(
             staging / "round_trips.csv", index=False, lineterminator="\n"
         )
         _equity_frame(result).to_csv(staging / "equity.csv", index=False, lineterminator="\n")

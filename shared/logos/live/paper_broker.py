@@ -25,7 +25,8 @@ ZERO = Decimal(0)
 class PaperOrder:
     """One broker order and its lifecycle."""
 
-    id: str
+    id: str  # the broker's own sequence (o1, o2, ...), as in a backtest's trades.csv
+    decision_id: str  # the risk decision (Order message) it executes
     intent_id: str
     symbol: str
     side: Side
@@ -55,6 +56,7 @@ class PaperBroker:
     fills: FillModelConfig = field(default_factory=FillModelConfig)
     ledger: FifoLedger = field(init=False)
     orders: dict[str, PaperOrder] = field(default_factory=dict)
+    decisions: set[str] = field(default_factory=set)
     marks: dict[str, Decimal] = field(default_factory=dict)
     last_bar: dict[str, Bar] = field(default_factory=dict)
 
@@ -67,8 +69,9 @@ class PaperBroker:
 
     def on_order(self, order: Order, now: datetime) -> tuple[PaperOrder | None, list[Execution]]:
         """Accept a target: cancel what is working for the symbol and order the difference."""
-        if order.id in self.orders:
+        if order.id in self.decisions:
             return None, []  # the same decision delivered again
+        self.decisions.add(order.id)
         for stale in self.working(order.symbol):
             stale.move(now, OrderStatus.CANCELED)
         delta = order.target_quantity - self.ledger.position(order.symbol)
@@ -76,8 +79,8 @@ class PaperBroker:
             return None, []
         side = Side.BUY if delta > 0 else Side.SELL
         decided = self.last_bar[order.symbol].ts if order.symbol in self.last_bar else now
-        paper = PaperOrder(order.id, order.intent_id, order.symbol, side, abs(delta), decided, order.order_type,
-                           order.limit_price)  # fmt: skip
+        paper = PaperOrder(f"o{len(self.orders) + 1}", order.id, order.intent_id, order.symbol, side, abs(delta),
+                           decided, order.order_type, order.limit_price)  # fmt: skip
         self.orders[paper.id] = paper
         paper.move(now, OrderStatus.SUBMITTED)
         paper.move(now, OrderStatus.ACCEPTED)

@@ -1,0 +1,148 @@
+"""``logos trade``: a paper session in one process — feed replay, ml, risk and executor on an in-memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+
+from logos.bus import Bus
+from logos.data.fixtures import fixture_path
+from logos.data.loading import BarDataError, load_bars
+from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.orders.sizing import SizingError, parse_sizing
+from logos.settings import LogosSettings
+from logos.strategies import StrategyError, get_strategy
+from services.executor.config import ExecutorSettings
+from services.executor.worker import ExecutorWorker
+from services.feed.replay import replay_bars
+from services.ml.config import MLSettings
+from services.ml.worker import MLWorker
+from services.risk.config import RiskSettings
+from services.risk.worker import RiskWorker
+from services.runtime.worker import ServiceWorker
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _decimal(name: str, value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise _fail(f"{name} must be a number, got {value!r}") from None
+
+
+async def _quiet(bus: Bus, consumed: Iterable[tuple[str, str]]) -> None:
+    """Wait until every group has read and acknowledged everything: the bar is fully handled."""
+    while True:
+        busy = False
+        for group, stream in consumed:
+            (info,) = await bus.group_info(group, [stream])
+            if info.pending or info.lag is None or info.lag:
+                busy = True
+                break
+        if not busy:
+            return
+        await asyncio.sleep(0)
+
+
+async def run_session(
+    frames: dict[str, pd.DataFrame],
+    logos: LogosSettings,
+    ml: MLSettings,
+    risk: RiskSettings,
+    executor: ExecutorSettings,
+) -> tuple[Path, int]:
+    """Replay ``frames`` through ml, risk and executor in lockstep; return the session directory and bar count."""
+    bus = Bus.memory(logos.streams)
+    executor_worker = ExecutorWorker(executor, bus)
+    workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
+    for worker in workers:
+        await worker.start()
+    for _ in range(2000):  # every group exists before the first bar (at most 10 s)
+        if all(worker.connected() for worker in workers):
+            break
+        await asyncio.sleep(0.005)
+    consumed = [(s.group, stream) for w in workers for s in w.subscriptions() for stream in s.streams]
+    bars = 0
+    try:
+        for bar in replay_bars(frames, logos.symbol_specs()):
+            await bus.publish(logos.streams.bars_for(bar.symbol), bar)
+            await _quiet(bus, consumed)  # lockstep: the next bar waits until this one is fully handled
+            bars += 1
+    finally:
+        for worker in reversed(workers):
+            await worker.stop()
+    return executor_worker.recorder.directory, bars
+
+
+def trade(
+    strategy: Annotated[str, typer.Option(help="Strategy that trades (see `logos strategies list`).")],
+    paper: Annotated[
+        bool, typer.Option("--paper/--live", help="Paper trading (live arrives with the brokers).")
+    ] = True,
+    feed: Annotated[str, typer.Option(help="Where bars come from: replay.")] = "replay",
+    fixture: Annotated[str | None, typer.Option(help="A bundled data set to replay.")] = None,
+    data: Annotated[Path | None, typer.Option(help="A CSV or Parquet file to replay.")] = None,
+    symbols: Annotated[list[str] | None, typer.Option("--symbol", help="Symbols to trade (default: all).")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
+    cash: Annotated[str, typer.Option(help="Starting cash.")] = "100000",
+    fee_bps: Annotated[str, typer.Option(help="Fee per fill, in basis points.")] = "10",
+    slippage_bps: Annotated[str, typer.Option(help="Adverse slippage per fill, in basis points.")] = "0",
+    fill: Annotated[FillTiming, typer.Option(help="Fill at the next bar's open or the deciding close.")] = (
+        FillTiming.NEXT_OPEN
+    ),
+    sizing: Annotated[str, typer.Option(help="equity:FRACTION, notional:AMOUNT or vol:TARGET.")] = "equity:1.0",
+    session_id: Annotated[str | None, typer.Option(help="Session directory name (default: the time).")] = None,
+) -> None:
+    """Run a paper session in one process and write its artifacts under runs/live/sessions/."""
+    if not paper:
+        raise _fail("live trading is not available from `logos trade` yet; run with --paper")
+    if feed != "replay":
+        raise _fail(f"feed {feed!r} is not available in this release; use --feed replay")
+    if (data is None) == (fixture is None):
+        raise _fail("give exactly one of --data PATH or --fixture NAME")
+    try:
+        chosen = get_strategy(strategy)
+        params = chosen.parse_params(param or [])
+        parse_sizing(sizing)
+        source = fixture_path(fixture) if fixture else data
+        assert source is not None
+        frames = load_bars(source)
+        if symbols:
+            missing = sorted(set(symbols) - set(frames))
+            if missing:
+                raise _fail(f"{source} has no {', '.join(missing)} (it holds {', '.join(frames)})")
+            frames = {symbol: frames[symbol] for symbol in symbols}
+        logos = LogosSettings()
+        fee = _decimal("--fee-bps", fee_bps)
+        fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee,
+                                slippage_bps=_decimal("--slippage-bps", slippage_bps))  # fmt: skip
+        executor_settings = ExecutorSettings(logos=logos, cash=_decimal("--cash", cash), fills=fills)
+        if session_id:
+            executor_settings = executor_settings.model_copy(update={"session_id": session_id})
+        session_dir = logos.paths.live_session(executor_settings.session_id)
+        if session_dir.exists():
+            raise _fail(f"{session_dir} exists already; choose another --session-id")
+        ml_settings = MLSettings(logos=logos, strategy=strategy, params=params.model_dump(mode="json"), sizing=sizing)
+        risk_settings = RiskSettings(logos=logos, clock="data", state_file=session_dir / "risk_state.json")
+    except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+    started = time.perf_counter()
+    directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    elapsed = time.perf_counter() - started
+    typer.echo(f"paper session {executor_settings.session_id}: {bars:,} bars replayed in {elapsed:.2f}s")
+    typer.echo(f"artifacts: {directory}")

@@ -1,0 +1,183 @@
+"""A paper session's files: the append-only event log while it runs, the artifact set when it ends.
+
+runs/live/sessions/<id>/  state.jsonl (every order, fill, denial and account change, appended as it
+happens), state.json (the latest account), orders.csv, trades.csv (same columns as a backtest's),
+positions.csv, account.csv, session.md, plots/equity.png, logs/run.log; runs/live/latest_session
+points at the newest session once its files are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from logos.backtest.artifacts import EXECUTION_COLUMNS, table
+from logos.contracts import AccountSnapshot, OrderDenied
+from logos.execution.ledger import Execution
+from logos.files import atomic_write_text
+from logos.live.paper_broker import PaperOrder
+from logos.paths import Paths
+
+ORDER_COLUMNS = [
+    "id",
+    "decision_id",
+    "intent_id",
+    "symbol",
+    "side",
+    "quantity",
+    "filled",
+    "status",
+    "decided_at",
+    "order_type",
+]
+
+
+@dataclass
+class SessionRecorder:
+    """Writes one session's events as they happen and its artifacts at the end."""
+
+    paths: Paths
+    session_id: str
+    configuration: dict[str, Any]
+    denials: list[OrderDenied] = field(default_factory=list)
+    accounts: list[AccountSnapshot] = field(default_factory=list)
+    risk_events: list[str] = field(default_factory=list)
+    _events: TextIO | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.paths.live_session(self.session_id)
+
+    def open(self) -> None:
+        (self.directory / "logs").mkdir(parents=True, exist_ok=True)
+        (self.directory / "plots").mkdir(exist_ok=True)
+        self._events = (self.directory / "state.jsonl").open("a", encoding="utf-8")
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Append one event line; flushed at once so a crash loses at most the line being written."""
+        if self._events is None:
+            self.open()
+        assert self._events is not None
+        self._events.write(json.dumps({"event": kind, **fields}, default=str, sort_keys=True) + "\n")
+        self._events.flush()
+
+    def account(self, snapshot: AccountSnapshot) -> None:
+        self.accounts.append(snapshot)
+
+    def denial(self, denial: OrderDenied) -> None:
+        self.denials.append(denial)
+        self.event("denied", intent_id=denial.intent_id, symbol=denial.symbol, reason=denial.reason.value,
+                   detail=denial.detail)  # fmt: skip
+
+    def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
+        """Write the artifact set and point latest_session at it."""
+        if self._events is None:
+            self.open()
+        directory = self.directory
+        table(executions, EXECUTION_COLUMNS).to_csv(directory / "trades.csv", index=False, lineterminator="\n")
+        table(orders, ORDER_COLUMNS).to_csv(directory / "orders.csv", index=False, lineterminator="\n")
+        accounts = pd.DataFrame(
+            [
+                {
+                    "ts": a.ts.isoformat(),
+                    "cash": str(a.cash),
+                    "equity": str(a.equity),
+                    "realized_pnl": str(a.realized_pnl),
+                    "unrealized_pnl": str(a.unrealized_pnl),
+                    "fees_paid": str(a.fees_paid),
+                    "gross_exposure": str(a.gross_exposure),
+                    "net_exposure": str(a.net_exposure),
+                }
+                for a in self.accounts
+            ]
+        )
+        accounts.to_csv(directory / "account.csv", index=False, lineterminator="\n")
+        last = self.accounts[-1] if self.accounts else None
+        positions = pd.DataFrame(
+            [
+                {
+                    "symbol": p.symbol,
+                    "quantity": str(p.quantity),
+                    "average_price": str(p.average_price),
+                    "market_price": str(p.market_price),
+                    "unrealized_pnl": str(p.unrealized_pnl),
+                }
+                for p in (last.positions if last else ())
+            ],
+            columns=["symbol", "quantity", "average_price", "market_price", "unrealized_pnl"],
+        )
+        positions.to_csv(directory / "positions.csv", index=False, lineterminator="\n")
+        if last is not None:
+            atomic_write_text(directory / "state.json", last.model_dump_json(indent=2) + "\n")
+        self._plot(accounts)
+        atomic_write_text(directory / "session.md", self._summary(orders, executions, realized, fees, last))
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        self._point_latest()
+        return directory
+
+    def _plot(self, accounts: pd.DataFrame) -> None:
+        if accounts.empty:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+
+        figure, axis = plt.subplots(figsize=(11, 4), layout="constrained")
+        axis.plot(pd.to_datetime(accounts["ts"]), accounts["equity"].astype(float), color="#1f5fbf", linewidth=1.2)
+        axis.set_title(f"session {self.session_id}: equity")
+        axis.grid(alpha=0.3)
+        figure.savefig(self.directory / "plots" / "equity.png", dpi=100, metadata={"Software": None})
+        plt.close(figure)
+
+    def _summary(
+        self,
+        orders: list[PaperOrder],
+        executions: list[Execution],
+        realized: Decimal,
+        fees: Decimal,
+        last: AccountSnapshot | None,
+    ) -> str:
+        start = self.accounts[0].equity if self.accounts else None
+        lines = [f"# Paper session {self.session_id}", "", "## Result", ""]
+        if last is not None and start is not None:
+            change = (last.equity / start - 1) * 100 if start else Decimal(0)
+            lines += [f"- equity: {start} → {last.equity} ({change:.2f} %)", f"- cash: {last.cash}"]
+        lines += [f"- realized PnL: {realized}", f"- fees: {fees}", f"- orders: {len(orders)}",
+                  f"- fills: {len(executions)}", f"- denied intents: {len(self.denials)}", ""]  # fmt: skip
+        lines += ["## Risk", ""]
+        if self.denials:
+            counts: dict[str, int] = {}
+            for denial in self.denials:
+                counts[denial.reason.value] = counts.get(denial.reason.value, 0) + 1
+            lines += [f"- {reason}: {count} denied" for reason, count in sorted(counts.items())]
+            lines += ["", "| time | symbol | reason | detail |", "|---|---|---|---|"]
+            lines += [
+                f"| {d.ts.isoformat()} | {d.symbol} | {d.reason.value} | {d.detail} |" for d in self.denials[:200]
+            ]
+        else:
+            lines.append("- no intent was denied")
+        lines += [f"- {event}" for event in self.risk_events]
+        lines += ["", "## Data", ""]
+        if self.accounts:
+            lines.append(
+                f"- bars from {self.accounts[0].bar_ts} to {self.accounts[-1].bar_ts} ({len(self.accounts)} handled)"
+            )
+        configuration = json.dumps(self.configuration, indent=2, sort_keys=True, default=str)
+        lines += ["", "## Configuration", "", "```json", configuration, "```", ""]
+        return "\n".join(lines)
+
+    def _point_latest(self) -> None:
+        pointer = self.paths.latest_session
+        temporary = pointer.with_name(f".{pointer.name}.{os.getpid()}")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(Path("sessions") / self.session_id)
+        os.replace(temporary, pointer)
