@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -42,20 +41,6 @@ def _decimal(name: str, value: str) -> Decimal:
         raise _fail(f"{name} must be a number, got {value!r}") from None
 
 
-async def _quiet(bus: Bus, consumed: Iterable[tuple[str, str]]) -> None:
-    """Wait until every group has read and acknowledged everything: the bar is fully handled."""
-    while True:
-        busy = False
-        for group, stream in consumed:
-            (info,) = await bus.group_info(group, [stream])
-            if info.pending or info.lag is None or info.lag:
-                busy = True
-                break
-        if not busy:
-            return
-        await asyncio.sleep(0)
-
-
 async def run_session(
     frames: dict[str, pd.DataFrame],
     logos: LogosSettings,
@@ -73,12 +58,14 @@ async def run_session(
         if all(worker.connected() for worker in workers):
             break
         await asyncio.sleep(0.005)
-    consumed = [(s.group, stream) for w in workers for s in w.subscriptions() for stream in s.streams]
+    consumed = sorted({stream for w in workers for s in w.subscriptions() for stream in s.streams})
     bars = 0
     try:
         for bar in replay_bars(frames, logos.symbol_specs()):
             await bus.publish(logos.streams.bars_for(bar.symbol), bar)
-            await _quiet(bus, consumed)  # lockstep: the next bar waits until this one is fully handled
+            # lockstep: the next bar waits until every group has read and acknowledged everything
+            if not await bus.wait_until_quiet(consumed, timeout_seconds=60):
+                raise RuntimeError(f"the pipeline did not settle within 60 s after {bar.symbol} {bar.ts}")
             bars += 1
     finally:
         for worker in reversed(workers):

@@ -36,7 +36,8 @@ class Claimed:
 class GroupInfo:
     stream: str
     pending: int
-    lag: int | None
+    lag: int | None  # None: the store cannot tell (group missing, or entries trimmed under it)
+    group: str = ""
 
 
 class StreamBackend(Protocol):
@@ -65,6 +66,8 @@ class StreamBackend(Protocol):
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]: ...
 
     async def group_info(self, stream: str, group: str) -> GroupInfo: ...
+
+    async def groups(self, stream: str) -> list[GroupInfo]: ...
 
     async def length(self, stream: str) -> int: ...
 

@@ -116,6 +116,24 @@ class Bus:
         """Return pending count and lag of ``group`` on each stream."""
         return [await self.backend.group_info(stream, group) for stream in streams]
 
+    async def quiet(self, streams: Sequence[str]) -> bool:
+        """Tell whether every consumer group of ``streams`` has read and acknowledged everything."""
+        for stream in streams:
+            for info in await self.backend.groups(stream):
+                if info.pending or info.lag is None or info.lag:
+                    return False
+        return True
+
+    async def wait_until_quiet(self, streams: Sequence[str], timeout_seconds: float, poll_seconds: float = 0.0) -> bool:
+        """Wait until :meth:`quiet` holds (lockstep replays); False if it did not within the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        while loop.time() < deadline:
+            if await self.quiet(streams):
+                return True
+            await asyncio.sleep(poll_seconds)
+        return False
+
     async def length(self, stream: str) -> int:
         return await self.backend.length(stream)
 

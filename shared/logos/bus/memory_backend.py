@@ -204,6 +204,18 @@ class MemoryBackend:
         lag = len(state.keys) - bisect_right(state.keys, state_group.last_delivered)
         return GroupInfo(stream, pending=len(state_group.pending), lag=lag)
 
+    async def groups(self, stream: str) -> list[GroupInfo]:
+        self._check()
+        state = self._streams.get(stream)
+        if state is None:
+            return []
+        return [
+            GroupInfo(
+                stream, len(group.pending), len(state.keys) - bisect_right(state.keys, group.last_delivered), name
+            )
+            for name, group in state.groups.items()
+        ]
+
     async def length(self, stream: str) -> int:
         self._check()
         state = self._streams.get(stream)

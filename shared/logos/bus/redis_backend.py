@@ -127,6 +127,18 @@ class RedisBackend:
                 return GroupInfo(stream, pending=int(info["pending"]), lag=None if lag is None else int(lag))
         return GroupInfo(stream, pending=0, lag=None)
 
+    async def groups(self, stream: str) -> list[GroupInfo]:
+        try:
+            groups = await self._call(self._client.xinfo_groups(stream))
+        except redis_errors.ResponseError:
+            return []
+        return [
+            GroupInfo(
+                stream, int(info["pending"]), None if info.get("lag") is None else int(info["lag"]), _text(info["name"])
+            )
+            for info in groups
+        ]
+
     async def length(self, stream: str) -> int:
         return int(await self._call(self._client.xlen(stream)))
 
