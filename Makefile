@@ -19,7 +19,14 @@ help:  ## List the targets
 install:  ## Create .venv with the pinned dependencies and make sure redis-server exists
 	@scripts/bootstrap all
 
-paper: install  ## Run the paper stack as local processes (Redis on 6380, dashboard on 8501)
+# make paper replays bundled bars through the whole stack; override any of these from the command line
+paper: export FEED_PROVIDER ?= replay
+paper: export FEED_REPLAY_FIXTURE ?= crypto_1m
+paper: export FEED_REPLAY_SPEED ?= 20
+paper: export ML_STRATEGY ?= sma_cross
+paper: export ML_SIZING ?= notional:20000
+paper: export RISK_CLOCK ?= data
+paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501)
 	honcho start -f Procfile
 
 test: install lint  ## Lint, type-check and run every test (what CI runs)

@@ -53,6 +53,7 @@ class ServiceWorker:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
+        self._finite: set[asyncio.Task[None]] = set()  # extra loops may end; they must not fail
 
     # -- what subclasses define ----------------------------------------------------------------
 
@@ -101,7 +102,9 @@ class ServiceWorker:
             self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))
         for index, loop in enumerate(self.loops()):
-            self._tasks.append(asyncio.create_task(loop, name=f"{self.service}:loop{index}"))
+            task = asyncio.create_task(loop, name=f"{self.service}:loop{index}")
+            self._tasks.append(task)
+            self._finite.add(task)
         log.info("%s %s started (instance %s)", self.service, __version__, self.instance)
 
     async def stop(self) -> None:
@@ -123,8 +126,15 @@ class ServiceWorker:
         return self._stop
 
     def running(self) -> bool:
-        """Tell whether every loop of the worker is alive."""
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+        """Tell whether every consumer and the heartbeat run, and no extra loop has failed."""
+        if not self._tasks:
+            return False
+        for task in self._tasks:
+            if not task.done():
+                continue
+            if task not in self._finite or task.cancelled() or task.exception() is not None:
+                return False
+        return True
 
     # -- publishing and status -----------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The Redis stack replays a fixture in lockstep and produces the backtest's trades.csv."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from logos.settings import LogosSettings
+from logos.streams import StreamNames
+from services.cli import app as cli
+from services.executor.app import create_app as executor_app
+from services.executor.config import ExecutorSettings
+from services.feed.app import create_app as feed_app
+from services.feed.config import FeedSettings
+from services.ml.app import create_app as ml_app
+from services.ml.config import MLSettings
+from services.risk.app import create_app as risk_app
+from services.risk.config import RiskSettings
+from tests.support.apps import running
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest(
+    redis_url: str, names: StreamNames, isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISK_LIMITS__MAX_ORDER_NOTIONAL", "1000000")
+    monkeypatch.setenv("RISK_LIMITS__MAX_POSITION_NOTIONAL", "1000000")
+    logos = LogosSettings(redis_url=redis_url, stream_prefix=names.prefix, read_block_seconds=0.05)  # type: ignore[arg-type]
+    feed = FeedSettings(logos=logos, provider="replay", replay_fixture="sma_demo_1m")  # type: ignore[call-arg]
+    ml = MLSettings(logos=logos, strategy="sma_cross", params={"fast": 10, "slow": 30})  # type: ignore[call-arg]
+    risk = RiskSettings(logos=logos, clock="data")  # type: ignore[call-arg]
+    executor = ExecutorSettings(logos=logos, session_id="redis-replay")  # type: ignore[call-arg]
+    async with AsyncExitStack() as stack:
+        for factory, settings in ((ml_app, ml), (risk_app, risk), (executor_app, executor)):
+            await stack.enter_async_context(running(factory(settings)))
+        feed_client = await stack.enter_async_context(running(feed_app(feed)))
+        for _ in range(1200):  # at most 120 s
+            details = (await feed_client.get("/status")).json()["details"]
+            if details["replay_finished"]:
+                break
+            await asyncio.sleep(0.1)
+        assert details["replay_finished"] and details["replayed"] == 3000
+    # the executor wrote its session when it stopped
+    session = isolated_home / "runs" / "live" / "sessions" / "redis-replay"
+    backtest = CliRunner().invoke(cli, ["backtest", "--fixture", "sma_demo_1m", "--strategy", "sma_cross",
+                                        "--runs-dir", str(tmp_path / "runs"), "--run-id", "b"])  # fmt: skip
+    assert backtest.exit_code == 0, backtest.output
+    assert (session / "trades.csv").read_text() == (tmp_path / "runs" / "b" / "trades.csv").read_text()
+    assert "3000 handled" in (session / "session.md").read_text()
