@@ -9,14 +9,17 @@ from logos.bus import Bus, Delivery
 from logos.contracts import Bar, Control, ControlCommand, Fill, Message, Order, OrderDenied
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
+from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker
-from logos.live.session import SessionRecorder
+from logos.live.session import SessionCorrupt, SessionRecorder
 from logos.streams import Group
 from services.executor.config import ExecutorSettings
+from services.runtime.errors import StartupRefused
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.executor")
+_OPEN = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
 
 class ExecutorWorker(ServiceWorker):
@@ -28,12 +31,26 @@ class ExecutorWorker(ServiceWorker):
         super().__init__(settings, bus)
         assert isinstance(settings, ExecutorSettings)
         self.executor_settings = settings
+        paths = settings.logos.paths
+        self.pointer = paths.runs / "live" / "current_session"
+        session_id = settings.session_id
+        if "session_id" not in settings.model_fields_set and self.pointer.exists():
+            session_id = self.pointer.read_text().strip()  # resume the session a crash interrupted
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
         self.recorder = SessionRecorder(
-            settings.logos.paths,
-            settings.session_id,
+            paths,
+            session_id,
             {"account": settings.account, "cash": str(settings.cash), "fills": settings.fills.model_dump(mode="json")},
         )
+        try:
+            restored = self.recorder.restore(self.broker)
+        except (SessionCorrupt, KeyError, ValueError) as exc:
+            raise StartupRefused(f"executor: cannot reconcile session {session_id}: {exc}") from None
+        if restored:
+            log.warning("resumed session %s from %d events: cash %s, positions %s, %d working orders", session_id,
+                        restored, self.broker.ledger.cash, dict(self.broker.ledger.positions),
+                        sum(1 for o in self.broker.orders.values() if o.status in _OPEN))  # fmt: skip
+        atomic_write_text(self.pointer, session_id + "\n")
         self.finished = False
 
     def subscriptions(self) -> list[Subscription]:
@@ -43,23 +60,30 @@ class ExecutorWorker(ServiceWorker):
     async def handle(self, message: Message, delivery: Delivery) -> None:
         match message:
             case Bar():
-                await self._publish_fills(self.broker.on_bar(message))
+                last = self.broker.last_bar.get(message.symbol)
+                if last is not None and message.ts <= last.ts:
+                    # handled before a restart: only the acknowledgement was lost; say it again
+                    await self.publish(self.names.account, self.broker.snapshot(last, self.executor_settings.account))
+                    return
+                executions = self.broker.on_bar(message)
                 snapshot = self.broker.snapshot(message, self.executor_settings.account)
-                self.recorder.account(snapshot)
+                self.recorder.bar(message, executions, snapshot)  # one line: the bar's effects, all or nothing
+                await self._publish_fills(executions)
                 await self.publish(self.names.account, snapshot)
             case Order():
+                if message.id in self.broker.decisions:
+                    return  # the same decision delivered again (before or after a restart)
                 paper, executions = self.broker.on_order(message, message.ts)
-                if paper is not None:
-                    self.recorder.event("order", id=paper.id, intent_id=paper.intent_id, symbol=paper.symbol,
-                                        side=paper.side.value, quantity=str(paper.quantity))  # fmt: skip
+                self.recorder.order(message.id, paper, self.broker.canceled, executions)
                 await self._publish_fills(executions)
             case OrderDenied():
                 self.recorder.denial(message)
             case Control() if message.command is ControlCommand.KILL:
-                for paper in self.broker.orders.values():
-                    if paper.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
-                        paper.move(message.ts, OrderStatus.CANCELED)
-                self.recorder.event("kill", reason=message.reason)
+                canceled = [paper for paper in self.broker.orders.values() if paper.status in _OPEN]
+                for paper in canceled:
+                    paper.move(message.ts, OrderStatus.CANCELED)
+                self.recorder.event("kill", ts=message.ts.isoformat(), reason=message.reason,
+                                    canceled=[paper.id for paper in canceled])  # fmt: skip
 
     async def _publish_fills(self, executions: list[Execution]) -> None:
         for execution in executions:
@@ -75,9 +99,6 @@ class ExecutorWorker(ServiceWorker):
                 price=execution.price,
                 fee=execution.fee,
             )
-            self.recorder.event(
-                "fill", **fill.model_dump(mode="json", include={"id", "order_id", "side", "quantity", "price", "fee"})
-            )
             await self.publish(self.names.fills, fill)
 
     def finish(self) -> None:
@@ -88,6 +109,7 @@ class ExecutorWorker(ServiceWorker):
         ledger = self.broker.ledger
         directory = self.recorder.finish(list(self.broker.orders.values()), ledger.executions, ledger.realized_pnl,
                                          ledger.fees_paid)  # fmt: skip
+        self.pointer.unlink(missing_ok=True)
         log.info("session artifacts in %s", directory)
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
 from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
@@ -63,6 +64,49 @@ class PaperBroker:
     def __post_init__(self) -> None:
         self.ledger = FifoLedger(cash=self.cash)
         self.model = FillModel(self.fills)
+        self.canceled: list[str] = []  # orders the last on_order cancelled
+
+    # -- rebuilding from the session's event log after a restart -------------------------------
+
+    def restore_order(self, record: dict[str, Any]) -> None:
+        """Re-create an order (and the cancellations it caused) exactly as it was first accepted."""
+        when = datetime.fromisoformat(record["ts"])
+        for order_id in record["canceled"]:
+            self.orders[order_id].move(when, OrderStatus.CANCELED)
+        self.decisions.add(record["decision_id"])
+        if record["id"] is None:
+            return
+        limit = record["limit_price"]
+        paper = PaperOrder(
+            id=record["id"],
+            decision_id=record["decision_id"],
+            intent_id=record["intent_id"],
+            symbol=record["symbol"],
+            side=Side(record["side"]),
+            quantity=Decimal(record["quantity"]),
+            decided_at=datetime.fromisoformat(record["decided_at"]),
+            order_type=OrderType(record["order_type"]),
+            limit_price=Decimal(limit) if limit else None,
+        )
+        self.orders[paper.id] = paper
+        paper.move(when, OrderStatus.SUBMITTED)
+        paper.move(when, OrderStatus.ACCEPTED)
+        self.restore_fills(record["fills"])
+
+    def restore_bar(self, bar: Bar, fills: list[dict[str, str]]) -> None:
+        """Re-apply a handled bar: its fills, then its mark."""
+        self.restore_fills(fills)
+        self.last_bar[bar.symbol] = bar
+        self.marks[bar.symbol] = self.specs[bar.symbol].quantize_price(bar.close)
+
+    def restore_fills(self, fills: list[dict[str, str]]) -> None:
+        for fill in fills:
+            paper = self.orders[fill["order_id"]]
+            when = datetime.fromisoformat(fill["ts"])
+            self.ledger.apply(when, paper.symbol, paper.side, Decimal(fill["quantity"]), Decimal(fill["price"]),
+                              Decimal(fill["fee"]), paper.id)  # fmt: skip
+            paper.filled += Decimal(fill["quantity"])
+            paper.move(when, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
 
     def working(self, symbol: str) -> list[PaperOrder]:
         return [o for o in self.orders.values() if o.symbol == symbol and o.status in _WORKING]
@@ -72,6 +116,7 @@ class PaperBroker:
         if order.id in self.decisions:
             return None, []  # the same decision delivered again
         self.decisions.add(order.id)
+        self.canceled = [stale.id for stale in self.working(order.symbol)]
         for stale in self.working(order.symbol):
             stale.move(now, OrderStatus.CANCELED)
         delta = order.target_quantity - self.ledger.position(order.symbol)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,11 +19,43 @@ from typing import Any, TextIO
 import pandas as pd
 
 from logos.backtest.artifacts import EXECUTION_COLUMNS, table
-from logos.contracts import AccountSnapshot, OrderDenied
+from logos.contracts import AccountSnapshot, Bar, OrderDenied
 from logos.execution.ledger import Execution
+from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
-from logos.live.paper_broker import PaperOrder
+from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.paths import Paths
+
+
+class SessionCorrupt(RuntimeError):
+    """A session's event log cannot be read back; the message names the file, the line and what to do."""
+
+
+def _fill(execution: Execution) -> dict[str, str]:
+    return {"order_id": execution.order_id, "ts": execution.ts.isoformat(), "side": execution.side.value,
+            "quantity": str(execution.quantity), "price": str(execution.price), "fee": str(execution.fee)}  # fmt: skip
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Read a session's event log; a torn last line (a crash mid-write) is dropped, anything else refuses."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):  # the last line, unterminated: written when the process died
+                break
+            raise SessionCorrupt(
+                f"{path} line {number} is not valid JSON ({exc.msg}); the session cannot be reconciled. Move "
+                f"{path.parent} aside to start a new session, or repair the line if you know what it held."
+            ) from None
+    return records
+
 
 ORDER_COLUMNS = [
     "id",
@@ -67,13 +100,35 @@ class SessionRecorder:
         self._events.write(json.dumps({"event": kind, **fields}, default=str, sort_keys=True) + "\n")
         self._events.flush()
 
-    def account(self, snapshot: AccountSnapshot) -> None:
+    def bar(self, bar: Bar, executions: list[Execution], snapshot: AccountSnapshot) -> None:
+        """Record a handled bar — its fills and the account after it — as one line (all or nothing)."""
         self.accounts.append(snapshot)
+        self.event("bar", bar=bar.model_dump(mode="json"), fills=[_fill(e) for e in executions],
+                   account=snapshot.model_dump(mode="json"))  # fmt: skip
+
+    def order(
+        self, decision_id: str, paper: PaperOrder | None, canceled: list[str], executions: list[Execution]
+    ) -> None:
+        """Record an accepted decision: the order it opened (if any), what it cancelled, immediate fills."""
+        self.event(
+            "order",
+            ts=(paper.history[0][0] if paper else datetime.now(UTC)).isoformat(),
+            decision_id=decision_id,
+            id=paper.id if paper else None,
+            intent_id=paper.intent_id if paper else None,
+            symbol=paper.symbol if paper else None,
+            side=paper.side.value if paper else None,
+            quantity=str(paper.quantity) if paper else None,
+            decided_at=paper.decided_at.isoformat() if paper else None,
+            order_type=paper.order_type.value if paper else None,
+            limit_price=str(paper.limit_price) if paper and paper.limit_price else None,
+            canceled=canceled,
+            fills=[_fill(e) for e in executions],
+        )
 
     def denial(self, denial: OrderDenied) -> None:
         self.denials.append(denial)
-        self.event("denied", intent_id=denial.intent_id, symbol=denial.symbol, reason=denial.reason.value,
-                   detail=denial.detail)  # fmt: skip
+        self.event("denied", denial=denial.model_dump(mode="json"))
 
     def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
         """Write the artifact set and point latest_session at it."""
@@ -122,6 +177,24 @@ class SessionRecorder:
             self._events = None
         self._point_latest()
         return directory
+
+    def restore(self, broker: PaperBroker) -> int:
+        """Rebuild ``broker`` and this recorder from the session's event log; return the events read."""
+        records = read_events(self.directory / "state.jsonl")
+        for record in records:
+            kind = record["event"]
+            if kind == "bar":
+                snapshot = AccountSnapshot.model_validate(record["account"])
+                broker.restore_bar(Bar.model_validate(record["bar"]), record["fills"])
+                self.accounts.append(snapshot)
+            elif kind == "order":
+                broker.restore_order(record)
+            elif kind == "denied":
+                self.denials.append(OrderDenied.model_validate(record["denial"]))
+            elif kind == "kill":
+                for order_id in record["canceled"]:
+                    broker.orders[order_id].move(datetime.fromisoformat(record["ts"]), OrderStatus.CANCELED)
+        return len(records)
 
     def _plot(self, accounts: pd.DataFrame) -> None:
         if accounts.empty:
