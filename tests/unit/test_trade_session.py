@@ -46,7 +46,7 @@ def test_trade_when_replaying_fixture_then_trades_equal_the_backtest(
         assert (directory / name).exists(), name
     assert (isolated_home / "runs" / "live" / "latest_session").resolve() == directory.resolve()
     assert "3000 handled" in (directory / "session.md").read_text()
-    assert "\"fills\": [{" in (directory / "state.jsonl").read_text()
+    assert '"fills": [{' in (directory / "state.jsonl").read_text()
 
 
 def test_trade_when_risk_limit_breaks_then_denials_recorded_with_reason(isolated_home: Path) -> None:
