@@ -15,6 +15,7 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.ml")
+HISTORY_SYMBOLS = 50  # symbols per shard whose windows a restart rebuilds in full
 
 
 class MLWorker(ServiceWorker):
@@ -44,6 +45,18 @@ class MLWorker(ServiceWorker):
                 )
             )
         self.refusals: dict[str, int] = {}
+
+    async def prepare(self) -> None:
+        """After a restart, refill every strategy's windows with the bars ml had already been delivered."""
+        if not self.runners:
+            return
+        depth = max(runner.lookback for runner in self.runners) + 1
+        for stream in self.names.all_bars():
+            bars = [m for m in await self.bus.history(stream, Group.ML, depth * HISTORY_SYMBOLS) if isinstance(m, Bar)]
+            for runner in self.runners:
+                runner.warm_up(bars)
+            if bars:
+                log.info("rebuilt windows from %d bars of %s", len(bars), stream)
 
     def subscriptions(self) -> list[Subscription]:
         streams = [*self.names.all_bars(), self.names.account]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from logos import __version__
-from logos.bus import Bus, ConsumerStats, GroupInfo, Handler
+from logos.bus import BackendUnavailable, Bus, ConsumerStats, GroupInfo, Handler
 from logos.contracts import Message, ServiceState, ServiceStatus
 from services.runtime.settings import ServiceSettings
 
@@ -61,6 +61,9 @@ class ServiceWorker:
         """Return the groups this service consumes."""
         return []
 
+    async def prepare(self) -> None:
+        """Rebuild in-memory state before the consumers start (e.g. from a stream's history)."""
+
     def loops(self) -> list[Coroutine[Any, Any, None]]:
         """Return extra background loops to run beside the consumers (they should watch ``stopping``)."""
         return []
@@ -85,6 +88,10 @@ class ServiceWorker:
         """Start every consumer loop and the heartbeat."""
         for line in self.warnings():
             log.warning("%s: UNSAFE: %s", self.service, line)
+        try:
+            await self.prepare()
+        except BackendUnavailable as exc:
+            log.error("%s: could not rebuild its state from the bus (%s); starting without it", self.service, exc)
         options = self.settings.logos.consumer_options()
         self._subscriptions = self.subscriptions()
         for subscription in self._subscriptions:

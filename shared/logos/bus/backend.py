@@ -38,6 +38,7 @@ class GroupInfo:
     pending: int
     lag: int | None  # None: the store cannot tell (group missing, or entries trimmed under it)
     group: str = ""
+    last_delivered: str | None = None
 
 
 class StreamBackend(Protocol):
@@ -68,6 +69,8 @@ class StreamBackend(Protocol):
     async def group_info(self, stream: str, group: str) -> GroupInfo: ...
 
     async def groups(self, stream: str) -> list[GroupInfo]: ...
+
+    async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]: ...
 
     async def length(self, stream: str) -> int: ...
 

@@ -116,6 +116,24 @@ class Bus:
         """Return pending count and lag of ``group`` on each stream."""
         return [await self.backend.group_info(stream, group) for stream in streams]
 
+    async def history(self, stream: str, group: str, count: int) -> list[Message]:
+        """The last ``count`` valid messages ``group`` has already been delivered on ``stream``, oldest first.
+
+        A restarted consumer rebuilds its in-memory state from them; what it has not been delivered
+        yet still comes through the group.
+        """
+        infos = [info for info in await self.backend.groups(stream) if info.group == group]
+        if not infos or infos[0].last_delivered in (None, "0-0"):
+            return []
+        entries = await self.backend.read_backwards(stream, infos[0].last_delivered or "+", count)
+        messages = []
+        for entry in reversed(entries):
+            try:
+                messages.append(decode(entry.fields or {}, self.names.accepted_types(stream)))
+            except InvalidEntry:
+                continue  # it went to the dead-letter stream when it was delivered
+        return messages
+
     async def quiet(self, streams: Sequence[str]) -> bool:
         """Tell whether every consumer group of ``streams`` has read and acknowledged everything."""
         for stream in streams:

@@ -211,10 +211,23 @@ class MemoryBackend:
             return []
         return [
             GroupInfo(
-                stream, len(group.pending), len(state.keys) - bisect_right(state.keys, group.last_delivered), name
+                stream,
+                len(group.pending),
+                len(state.keys) - bisect_right(state.keys, group.last_delivered),
+                name,
+                f"{group.last_delivered[0]}-{group.last_delivered[1]}",
             )
             for name, group in state.groups.items()
         ]
+
+    async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
+        self._check()
+        state = self._streams.get(stream)
+        if state is None:
+            return []
+        stop = len(state.keys) if end == "+" else bisect_right(state.keys, _key(end))
+        start = max(0, stop - count)
+        return [RawEntry(stream, state.ids[i], dict(state.fields[i])) for i in range(stop - 1, start - 1, -1)]
 
     async def length(self, stream: str) -> int:
         self._check()

@@ -134,10 +134,18 @@ class RedisBackend:
             return []
         return [
             GroupInfo(
-                stream, int(info["pending"]), None if info.get("lag") is None else int(info["lag"]), _text(info["name"])
+                stream,
+                int(info["pending"]),
+                None if info.get("lag") is None else int(info["lag"]),
+                _text(info["name"]),
+                _text(info["last-delivered-id"]),
             )
             for info in groups
         ]
+
+    async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
+        items = await self._call(self._client.xrevrange(stream, max=end, min="-", count=count))
+        return _entries(stream, items)
 
     async def length(self, stream: str) -> int:
         return int(await self._call(self._client.xlen(stream)))

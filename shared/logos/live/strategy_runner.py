@@ -27,8 +27,7 @@ INTENT_NAMESPACE = uuid.UUID("0b7e2f38-93a4-4c44-9f1a-4f4b2a6d1c55")
 
 @dataclass
 class _SymbolState:
-    bars: deque[Bar]
-    exposure: float = 0.0  # the last target exposure decided
+    bars: deque[Bar]  # the last lookback + 1 bars: enough to know the target at t and at t - 1
 
 
 @dataclass(frozen=True)
@@ -57,12 +56,22 @@ class StrategyRunner:
     def lookback(self) -> int:
         return self.strategy.lookback(self.params)
 
+    def warm_up(self, bars: list[Bar]) -> None:
+        """Refill the windows from bars already handled (after a restart), deciding nothing."""
+        for bar in bars:
+            self._append(bar)
+
+    def _append(self, bar: Bar) -> bool:
+        state = self._symbols.setdefault(bar.symbol, _SymbolState(deque(maxlen=self.lookback + 1)))
+        if state.bars and bar.ts <= state.bars[-1].ts:
+            return False  # a replayed or duplicated bar changes nothing
+        state.bars.append(bar)
+        return True
+
     def on_bar(self, bar: Bar) -> Decision | None:
         """Add a bar to its symbol's window; decide if its account snapshot is already here."""
-        state = self._symbols.setdefault(bar.symbol, _SymbolState(deque(maxlen=self.lookback)))
-        if state.bars and bar.ts <= state.bars[-1].ts:
-            return None  # a replayed or duplicated bar changes nothing
-        state.bars.append(bar)
+        if not self._append(bar):
+            return None
         snapshot = self._pending.pop((bar.symbol, bar.ts), None)
         return self._decide(bar.symbol, snapshot) if snapshot is not None else None
 
@@ -91,7 +100,11 @@ class StrategyRunner:
             },
             index=pd.DatetimeIndex([b.ts for b in state.bars], name="timestamp"),
         )
-        exposure = float(self.strategy.targets(frame, self.params)[-1]) if len(state.bars) else 0.0
+        # the target at t and at t - 1, both from this window: whether the target changed follows from
+        # the bars alone, so a restarted runner decides exactly as an uninterrupted one
+        targets = self.strategy.targets(frame, self.params)
+        exposure = float(targets[-1])
+        previous = float(targets[-2]) if len(targets) > 1 else 0.0
         signal = Signal(
             id=uuid.uuid5(
                 INTENT_NAMESPACE, f"signal|{self.role}|{self.strategy.name}|{symbol}|{bar.ts.isoformat()}"
@@ -103,9 +116,8 @@ class StrategyRunner:
             role=self.role,
             value=exposure,
         )
-        if exposure == state.exposure:
+        if exposure == previous:
             return Decision(signal, None)
-        state.exposure = exposure
         position = next((p.quantity for p in snapshot.positions if p.symbol == symbol), ZERO)
         if exposure == 0 and position == 0:
             return Decision(signal, None)
