@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from logos.bus import Bus, Delivery
+from logos.bus import BackendUnavailable, Bus, Delivery
+from logos.bus.consumer import Backoff
 from logos.contracts import Control, Message
 from logos.data.fixtures import fixture_path
 from logos.data.loading import load_bars
@@ -19,6 +22,7 @@ from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.feed")
 SETTLE_TIMEOUT_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class FeedWorker(ServiceWorker):
@@ -62,11 +66,10 @@ class FeedWorker(ServiceWorker):
         for bar in replay_bars(frames, settings.logos.symbol_specs()):
             if self.stopping.is_set():
                 return
-            await self.publish(self.names.bars_for(bar.symbol), bar)
+            await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), bar))
             self.replayed += 1
-            if settings.replay_lockstep and not await self.bus.wait_until_quiet(
-                pipeline, SETTLE_TIMEOUT_SECONDS, poll_seconds=0.001
-            ):
+            settle = functools.partial(self.bus.wait_until_quiet, pipeline, SETTLE_TIMEOUT_SECONDS, poll_seconds=0.001)
+            if settings.replay_lockstep and not await self._until_done(settle):
                 log.warning("replay: the pipeline did not settle within %ss after %s", SETTLE_TIMEOUT_SECONDS, bar.id)
             if settings.replay_speed > 0:
                 with contextlib.suppress(TimeoutError):
@@ -74,10 +77,27 @@ class FeedWorker(ServiceWorker):
         self.replay_finished = True
         log.info("replay finished: %d bars", self.replayed)
 
+    async def _until_done(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run ``operation``, waiting out any outage of the bus (a replay pauses; it never skips a bar)."""
+        backoff = Backoff(initial=0.1, maximum=2.0)
+        while True:
+            try:
+                return await operation()
+            except BackendUnavailable as exc:
+                delay = backoff.next_delay()
+                log.warning("replay paused: %s; retrying in %.1fs", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                if self.stopping.is_set():
+                    raise
+
     async def _wait_for_groups(self) -> None:
         wanted = set(self.feed_settings.replay_groups)
         while not self.stopping.is_set():
-            present = {info.group for stream in self.names.all_bars() for info in await self.bus.backend.groups(stream)}
+            present: set[str] = set()
+            for stream in self.names.all_bars():
+                infos = await self._until_done(functools.partial(self.bus.backend.groups, stream))
+                present |= {info.group for info in infos}
             if wanted <= present:
                 return
             with contextlib.suppress(TimeoutError):

@@ -72,6 +72,15 @@ class ServiceWorker:
         """Return service-specific state for /status (e.g. risk's trading state)."""
         return {}
 
+    async def _logged(self, loop: Coroutine[Any, Any, None]) -> None:
+        try:
+            await loop
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a background loop failed; the service is no longer ready", self.service)
+            raise
+
     def warnings(self) -> list[str]:
         """Return unsafe or degraded conditions, one line each (shown on /status and logged)."""
         found = []
@@ -109,7 +118,7 @@ class ServiceWorker:
             self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))
         for index, loop in enumerate(self.loops()):
-            task = asyncio.create_task(loop, name=f"{self.service}:loop{index}")
+            task = asyncio.create_task(self._logged(loop), name=f"{self.service}:loop{index}")
             self._tasks.append(task)
             self._finite.add(task)
         log.info("%s %s started (instance %s)", self.service, __version__, self.instance)
