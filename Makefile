@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export RISK_CONTROL_TOKEN ?= $(shell mkdir -p .logos && { [ -s .logos/control-token ] || \
 	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > .logos/control-token; } && cat .logos/control-token)
 
-.PHONY: help install paper test lint format typecheck unit integration e2e bench lock clean
+.PHONY: help install paper replay test lint format typecheck unit integration e2e bench lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,9 @@ paper: export ML_SIZING ?= notional:20000
 paper: export RISK_CLOCK ?= data
 paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501)
 	honcho start -f Procfile
+
+replay: install  ## Replay a bundled fixture as a paper session; exit 0 only if its trades equal the backtest's
+	logos replay-check
 
 test: install lint  ## Lint, type-check and run every test (what CI runs)
 	@python -m pytest; rc=$$?; \

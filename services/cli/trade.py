@@ -133,3 +133,49 @@ def trade(
     elapsed = time.perf_counter() - started
     typer.echo(f"paper session {executor_settings.session_id}: {bars:,} bars replayed in {elapsed:.2f}s")
     typer.echo(f"artifacts: {directory}")
+
+
+def replay_check(
+    fixture: Annotated[str, typer.Option(help="The bundled data set to replay.")] = "sma_demo_1m",
+    strategy: Annotated[str, typer.Option(help="Strategy to trade.")] = "sma_cross",
+    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
+    sizing: Annotated[str, typer.Option(help="Sizing for both runs (within the default risk limits).")] = (
+        "notional:20000"
+    ),
+) -> None:
+    """Replay a fixture as a paper session and check its trades equal the backtest's; exit 0 only then."""
+    from logos.backtest.artifacts import EXECUTION_COLUMNS, table
+    from logos.backtest.engine import BacktestConfig, run_backtest
+
+    try:
+        chosen = get_strategy(strategy)
+        params = chosen.parse_params(param or [])
+        frames = load_bars(fixture_path(fixture))
+    except (StrategyError, KeyError, BarDataError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    logos = LogosSettings()
+    session_id = f"replay-check-{time.strftime('%Y%m%d_%H%M%S')}"
+    executor_settings = ExecutorSettings(logos=logos, session_id=session_id)
+    ml_settings = MLSettings(logos=logos, strategy=strategy, params=params.model_dump(mode="json"), sizing=sizing)
+    risk_settings = RiskSettings(
+        logos=logos, clock="data", state_file=logos.paths.live_session(session_id) / "risk_state.json"
+    )
+    directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    missing = [name for name in ("trades.csv", "orders.csv", "account.csv", "positions.csv", "session.md",
+                                 "state.jsonl", "plots/equity.png") if not (directory / name).exists()]  # fmt: skip
+    if missing:
+        typer.echo(f"replay check FAILED: {directory} lacks {', '.join(missing)}", err=True)
+        raise typer.Exit(1)
+    specs = logos.symbol_specs()
+    expected = []
+    for symbol, frame in frames.items():
+        config = BacktestConfig(strategy=strategy, params=params.model_dump(mode="json"), sizing=parse_sizing(sizing))
+        expected += run_backtest(frame, specs[symbol], chosen, config).executions
+    expected.sort(key=lambda execution: (execution.ts, execution.symbol))
+    session_trades = (directory / "trades.csv").read_text()
+    backtest_trades = table(expected, EXECUTION_COLUMNS).to_csv(index=False, lineterminator="\n")
+    if len(frames) == 1 and session_trades != backtest_trades:
+        typer.echo(f"replay check FAILED: {directory / 'trades.csv'} differs from the backtest's fills", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"replay check passed: {bars:,} bars, {session_trades.count(chr(10)) - 1} fills equal the backtest's")
+    typer.echo(f"artifacts: {directory}")

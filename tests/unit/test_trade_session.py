@@ -70,3 +70,9 @@ def test_trade_when_risk_limit_breaks_then_denials_recorded_with_reason(isolated
 def test_trade_when_arguments_wrong_then_one_line_error(args: list[str], message: str) -> None:
     result = runner.invoke(app, [*TRADE, *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_replay_check_when_fixture_replayed_then_passes_and_says_so(isolated_home: Path) -> None:
+    result = runner.invoke(app, ["replay-check", "--fixture", "sma_demo_1m"])
+    assert result.exit_code == 0, result.output
+    assert "replay check passed: 3,000 bars" in result.output
