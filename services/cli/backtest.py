@@ -8,7 +8,7 @@ import re
 import tempfile
 import time
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -27,24 +27,24 @@ from logos.orders.translator import Caps
 from logos.settings import LogosSettings
 from logos.strategies import STRATEGIES, Strategy, StrategyError, get_strategy
 from logos.symbols import SymbolSpec
+from services.cli.options import (
+    CashOption,
+    FeeOption,
+    FillOption,
+    ParamOption,
+    SizingOption,
+    SlippageOption,
+    fail,
+    parse_decimal,
+)
 
 log = logging.getLogger("logos.backtest")
 strategies_app = typer.Typer(help="The strategy registry.", no_args_is_help=True)
 PROGRESS_FROM_BARS = 200_000
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _decimal(name: str, value: str | None) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise _fail(f"{name} must be a number, got {value!r}") from None
+def _optional_decimal(name: str, value: str | None) -> Decimal | None:
+    return None if value is None else parse_decimal(name, value)
 
 
 def _spec(
@@ -65,14 +65,12 @@ def backtest(
     data: Annotated[Path | None, typer.Option(help="CSV or Parquet bars.")] = None,
     fixture: Annotated[str | None, typer.Option(help="A bundled data set instead of --data.")] = None,
     symbol: Annotated[str | None, typer.Option(help="The symbol to trade when the data holds several.")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
-    cash: Annotated[str, typer.Option(help="Starting cash.")] = "100000",
-    fee_bps: Annotated[str, typer.Option(help="Fee per fill, in basis points of notional.")] = "10",
-    slippage_bps: Annotated[str, typer.Option(help="Adverse slippage per fill, in basis points.")] = "0",
-    fill: Annotated[FillTiming, typer.Option(help="Fill market orders at the next bar's open or this close.")] = (
-        FillTiming.NEXT_OPEN
-    ),
-    sizing: Annotated[str, typer.Option(help="equity:FRACTION, notional:AMOUNT or vol:TARGET.")] = "equity:1.0",
+    param: ParamOption = None,
+    cash: CashOption = "100000",
+    fee_bps: FeeOption = "10",
+    slippage_bps: SlippageOption = "0",
+    fill: FillOption = FillTiming.NEXT_OPEN,
+    sizing: SizingOption = "equity:1.0",
     lot_size: Annotated[str | None, typer.Option(help="Quantity step (default: catalog, else 1).")] = None,
     tick_size: Annotated[str | None, typer.Option(help="Price step (default: catalog, else 0.01).")] = None,
     participation_cap: Annotated[str | None, typer.Option(help="Most of a bar's volume one order takes.")] = None,
@@ -85,7 +83,7 @@ def backtest(
 ) -> None:
     """Backtest one strategy on one symbol and write the run's artifacts."""
     if (data is None) == (fixture is None):
-        raise _fail("give exactly one of --data PATH or --fixture NAME")
+        raise fail("give exactly one of --data PATH or --fixture NAME")
     try:
         selected = get_strategy(strategy)
         params = selected.parse_params(param or [])
@@ -94,35 +92,37 @@ def backtest(
         frames = load_bars(source, symbol)
         catalog = fixture_catalog() if fixture else {}
         if symbol is None and len(frames) > 1:
-            raise _fail(f"{source} holds {len(frames)} symbols ({', '.join(frames)}); choose one with --symbol")
+            raise fail(f"{source} holds {len(frames)} symbols ({', '.join(frames)}); choose one with --symbol")
         name, frame = next(iter(frames.items())) if symbol is None else (symbol, frames[symbol])
-        spec = _spec(name, catalog, _decimal("--tick-size", tick_size), _decimal("--lot-size", lot_size))
-        fee = _decimal("--fee-bps", fee_bps)
+        spec = _spec(
+            name, catalog, _optional_decimal("--tick-size", tick_size), _optional_decimal("--lot-size", lot_size)
+        )
+        fee = parse_decimal("--fee-bps", fee_bps)
         config = BacktestConfig(
             strategy=strategy,
             params=params.model_dump(mode="json"),
-            cash=_decimal("--cash", cash),
+            cash=parse_decimal("--cash", cash),
             fills=FillModelConfig(
                 timing=fill,
-                slippage_bps=_decimal("--slippage-bps", slippage_bps),
+                slippage_bps=parse_decimal("--slippage-bps", slippage_bps),
                 taker_fee_bps=fee,
                 maker_fee_bps=fee,
-                participation_cap=_decimal("--participation-cap", participation_cap),
+                participation_cap=_optional_decimal("--participation-cap", participation_cap),
                 seed=seed,
             ),
             sizing=parse_sizing(sizing),
-            caps=Caps(max_order_notional=_decimal("--max-order-notional", max_order_notional)),
+            caps=Caps(max_order_notional=_optional_decimal("--max-order-notional", max_order_notional)),
         )
     except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
-        raise _fail(str(exc).strip("'\"")) from None
+        raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise _fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+        raise fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
 
     runs = runs_dir or LogosSettings().paths.runs
     run_dir = runs / (run_id or _run_id(strategy, name))
     if run_dir.exists():
-        raise _fail(f"{run_dir} exists already; choose another --run-id")
+        raise fail(f"{run_dir} exists already; choose another --run-id")
     with tempfile.TemporaryDirectory() as scratch:
         log_file = Path(scratch) / "run.log"
         handler = logging.FileHandler(log_file)
@@ -142,7 +142,7 @@ def backtest(
             data_source = f"fixture:{fixture}" if fixture else str(source)
             written = write_backtest(result, config, spec, data_source, run_dir, log_file)
         except RunExists as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         finally:
             logging.getLogger("logos").removeHandler(handler)
             handler.close()
@@ -208,7 +208,7 @@ def show_strategy(name: Annotated[str, typer.Argument(help="Strategy name.")]) -
     try:
         strategy = get_strategy(name)
     except StrategyError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"{name}\n\n{strategy.description}\n\nparameters:")
     schema = strategy.params_model.model_json_schema()
     for field, spec in schema.get("properties", {}).items():

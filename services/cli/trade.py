@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,16 @@ from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
+from services.cli.options import (
+    CashOption,
+    FeeOption,
+    FillOption,
+    ParamOption,
+    SizingOption,
+    SlippageOption,
+    fail,
+    parse_decimal,
+)
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
 from services.feed.replay import replay_bars
@@ -27,18 +36,6 @@ from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
 from services.runtime.worker import ServiceWorker
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _decimal(name: str, value: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise _fail(f"{name} must be a number, got {value!r}") from None
 
 
 async def run_session(
@@ -82,23 +79,21 @@ def trade(
     fixture: Annotated[str | None, typer.Option(help="A bundled data set to replay.")] = None,
     data: Annotated[Path | None, typer.Option(help="A CSV or Parquet file to replay.")] = None,
     symbols: Annotated[list[str] | None, typer.Option("--symbol", help="Symbols to trade (default: all).")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
-    cash: Annotated[str, typer.Option(help="Starting cash.")] = "100000",
-    fee_bps: Annotated[str, typer.Option(help="Fee per fill, in basis points.")] = "10",
-    slippage_bps: Annotated[str, typer.Option(help="Adverse slippage per fill, in basis points.")] = "0",
-    fill: Annotated[FillTiming, typer.Option(help="Fill at the next bar's open or the deciding close.")] = (
-        FillTiming.NEXT_OPEN
-    ),
-    sizing: Annotated[str, typer.Option(help="equity:FRACTION, notional:AMOUNT or vol:TARGET.")] = "equity:1.0",
+    param: ParamOption = None,
+    cash: CashOption = "100000",
+    fee_bps: FeeOption = "10",
+    slippage_bps: SlippageOption = "0",
+    fill: FillOption = FillTiming.NEXT_OPEN,
+    sizing: SizingOption = "equity:1.0",
     session_id: Annotated[str | None, typer.Option(help="Session directory name (default: the time).")] = None,
 ) -> None:
     """Run a paper session in one process and write its artifacts under runs/live/sessions/."""
     if not paper:
-        raise _fail("live trading is not available from `logos trade` yet; run with --paper")
+        raise fail("live trading is not available from `logos trade` yet; run with --paper")
     if feed != "replay":
-        raise _fail(f"feed {feed!r} is not available in this release; use --feed replay")
+        raise fail(f"feed {feed!r} is not available in this release; use --feed replay")
     if (data is None) == (fixture is None):
-        raise _fail("give exactly one of --data PATH or --fixture NAME")
+        raise fail("give exactly one of --data PATH or --fixture NAME")
     try:
         chosen = get_strategy(strategy)
         params = chosen.parse_params(param or [])
@@ -109,25 +104,25 @@ def trade(
         if symbols:
             missing = sorted(set(symbols) - set(frames))
             if missing:
-                raise _fail(f"{source} has no {', '.join(missing)} (it holds {', '.join(frames)})")
+                raise fail(f"{source} has no {', '.join(missing)} (it holds {', '.join(frames)})")
             frames = {symbol: frames[symbol] for symbol in symbols}
         logos = LogosSettings()
-        fee = _decimal("--fee-bps", fee_bps)
+        fee = parse_decimal("--fee-bps", fee_bps)
         fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee,
-                                slippage_bps=_decimal("--slippage-bps", slippage_bps))  # fmt: skip
-        executor_settings = ExecutorSettings(logos=logos, cash=_decimal("--cash", cash), fills=fills)
+                                slippage_bps=parse_decimal("--slippage-bps", slippage_bps))  # fmt: skip
+        executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
         if session_id:
             executor_settings = executor_settings.model_copy(update={"session_id": session_id})
         session_dir = logos.paths.live_session(executor_settings.session_id)
         if session_dir.exists():
-            raise _fail(f"{session_dir} exists already; choose another --session-id")
+            raise fail(f"{session_dir} exists already; choose another --session-id")
         ml_settings = MLSettings(logos=logos, strategy=strategy, params=params.model_dump(mode="json"), sizing=sizing)
         risk_settings = RiskSettings(logos=logos, clock="data", state_file=session_dir / "risk_state.json")
     except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
-        raise _fail(str(exc).strip("'\"")) from None
+        raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise _fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+        raise fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
     started = time.perf_counter()
     directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
     elapsed = time.perf_counter() - started
@@ -138,10 +133,8 @@ def trade(
 def replay_check(
     fixture: Annotated[str, typer.Option(help="The bundled data set to replay.")] = "sma_demo_1m",
     strategy: Annotated[str, typer.Option(help="Strategy to trade.")] = "sma_cross",
-    param: Annotated[list[str] | None, typer.Option(help="Strategy parameter key=value (repeatable).")] = None,
-    sizing: Annotated[str, typer.Option(help="Sizing for both runs (within the default risk limits).")] = (
-        "notional:20000"
-    ),
+    param: ParamOption = None,
+    sizing: SizingOption = "notional:20000",
 ) -> None:
     """Replay a fixture as a paper session and check its trades equal the backtest's; exit 0 only then."""
     from logos.backtest.artifacts import EXECUTION_COLUMNS, table
@@ -152,7 +145,7 @@ def replay_check(
         params = chosen.parse_params(param or [])
         frames = load_bars(fixture_path(fixture))
     except (StrategyError, KeyError, BarDataError) as exc:
-        raise _fail(str(exc).strip("'\"")) from None
+        raise fail(str(exc).strip("'\"")) from None
     logos = LogosSettings()
     session_id = f"replay-check-{time.strftime('%Y%m%d_%H%M%S')}"
     executor_settings = ExecutorSettings(logos=logos, session_id=session_id)
