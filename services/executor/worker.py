@@ -112,8 +112,7 @@ class ExecutorWorker(ServiceWorker):
         self.pointer.unlink(missing_ok=True)
         log.info("session artifacts in %s", directory)
 
-    async def stop(self) -> None:
-        await super().stop()
+    def stopped(self) -> None:
         self.finish()
 
     def details(self) -> dict[str, Any]:

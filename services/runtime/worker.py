@@ -124,18 +124,26 @@ class ServiceWorker:
         log.info("%s %s started (instance %s)", self.service, __version__, self.instance)
 
     async def stop(self) -> None:
-        """Stop the loops after the message in hand, then send a last heartbeat."""
+        """Stop the loops after the message in hand, let the service finish up, send a last heartbeat.
+
+        Process supervisors (honcho, Docker) allow a few seconds between SIGTERM and SIGKILL, so a
+        loop stuck on an unreachable Redis gets 2 s before it is cancelled.
+        """
         self._stopping = True
         self._stop.set()
-        done, pending = await asyncio.wait(self._tasks, timeout=5.0) if self._tasks else (set(), set())
+        done, pending = await asyncio.wait(self._tasks, timeout=2.0) if self._tasks else (set(), set())
         for task in pending:
             task.cancel()
         for task in done | pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self.stopped()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.bus.publish(self.names.status, self.status_message()), 1.0)
         log.info("%s stopped", self.service)
+
+    def stopped(self) -> None:
+        """Finish up once no loop runs any more (e.g. write a session's files); before the last heartbeat."""
 
     @property
     def stopping(self) -> asyncio.Event:
