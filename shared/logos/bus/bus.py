@@ -113,8 +113,12 @@ class Bus:
                 yield Tailed(entry.stream, entry.entry_id, message)
 
     async def group_info(self, group: str, streams: Sequence[str]) -> list[GroupInfo]:
-        """Return pending count and lag of ``group`` on each stream."""
-        return [await self.backend.group_info(stream, group) for stream in streams]
+        """Return pending count and lag of ``group`` on each stream (zero pending, unknown lag if it is absent)."""
+        infos = []
+        for stream in streams:
+            found = [info for info in await self.backend.groups(stream) if info.group == group]
+            infos.append(found[0] if found else GroupInfo(stream, pending=0, lag=None, group=group))
+        return infos
 
     async def history(self, stream: str, group: str, count: int) -> list[Message]:
         """The last ``count`` valid messages ``group`` has already been delivered on ``stream``, oldest first.
@@ -122,10 +126,10 @@ class Bus:
         A restarted consumer rebuilds its in-memory state from them; what it has not been delivered
         yet still comes through the group.
         """
-        infos = [info for info in await self.backend.groups(stream) if info.group == group]
-        if not infos or infos[0].last_delivered in (None, "0-0"):
+        (info,) = await self.group_info(group, [stream])
+        if info.last_delivered in (None, "0-0"):
             return []
-        entries = await self.backend.read_backwards(stream, infos[0].last_delivered or "+", count)
+        entries = await self.backend.read_backwards(stream, info.last_delivered or "+", count)
         messages = []
         for entry in reversed(entries):
             try:

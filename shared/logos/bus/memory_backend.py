@@ -195,15 +195,6 @@ class MemoryBackend:
                 return entries
             await self._wait(remaining)
 
-    async def group_info(self, stream: str, group: str) -> GroupInfo:
-        self._check()
-        state = self._streams.get(stream)
-        if state is None or group not in state.groups:
-            return GroupInfo(stream, pending=0, lag=None)
-        state_group = state.groups[group]
-        lag = len(state.keys) - bisect_right(state.keys, state_group.last_delivered)
-        return GroupInfo(stream, pending=len(state_group.pending), lag=lag)
-
     async def groups(self, stream: str) -> list[GroupInfo]:
         self._check()
         state = self._streams.get(stream)

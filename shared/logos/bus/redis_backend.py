@@ -116,17 +116,6 @@ class RedisBackend:
         response = await self._call(self._client.xread(positions, count=count, block=block))  # type: ignore[arg-type]
         return [entry for stream, items in response or [] for entry in _entries(_text(stream), items)]
 
-    async def group_info(self, stream: str, group: str) -> GroupInfo:
-        try:
-            groups = await self._call(self._client.xinfo_groups(stream))
-        except redis_errors.ResponseError:
-            return GroupInfo(stream, pending=0, lag=None)
-        for info in groups:
-            if _text(info["name"]) == group:
-                lag = info.get("lag")
-                return GroupInfo(stream, pending=int(info["pending"]), lag=None if lag is None else int(lag))
-        return GroupInfo(stream, pending=0, lag=None)
-
     async def groups(self, stream: str) -> list[GroupInfo]:
         try:
             groups = await self._call(self._client.xinfo_groups(stream))
