@@ -175,26 +175,16 @@ class RiskEngine:
         return self.events[before:]
 
     def _breaker_intraday_drawdown(self) -> tuple[str, str] | None:
-        limit, start, equity = self.limits.max_intraday_drawdown, self.day_start_equity, self.equity
-        if limit is None or start is None or equity is None or start <= 0:
-            return None
-        fall = 1 - equity / start
-        return (
-            ("intraday_drawdown", f"equity {equity} is {fall:.2%} below the day's start {start} (limit {limit:.2%})")
-            if fall >= limit
-            else None
+        return _fall(
+            "intraday_drawdown",
+            "the day's start",
+            self.day_start_equity,
+            self.equity,
+            self.limits.max_intraday_drawdown,
         )
 
     def _breaker_drawdown(self) -> tuple[str, str] | None:
-        limit, peak, equity = self.limits.max_drawdown, self.peak_equity, self.equity
-        if limit is None or peak is None or equity is None or peak <= 0:
-            return None
-        fall = 1 - equity / peak
-        return (
-            ("drawdown", f"equity {equity} is {fall:.2%} below its peak {peak} (limit {limit:.2%})")
-            if fall >= limit
-            else None
-        )
+        return _fall("drawdown", "its peak", self.peak_equity, self.equity, self.limits.max_drawdown)
 
     def _breaker_reject_rate(self, now: datetime) -> tuple[str, str] | None:
         limit = self.limits.max_reject_rate
@@ -328,3 +318,15 @@ class RiskEngine:
         if limit is not None and len(self._approvals) >= limit:
             return DenialReason.ORDER_RATE, f"{len(self._approvals)} orders approved in the last minute (limit {limit})"
         return None
+
+
+def _fall(
+    cause: str, reference_name: str, reference: Decimal | None, equity: Decimal | None, limit: Decimal | None
+) -> tuple[str, str] | None:
+    """Trip when equity has fallen ``limit`` (a fraction) or more below ``reference``."""
+    if limit is None or reference is None or equity is None or reference <= 0:
+        return None
+    fall = 1 - equity / reference
+    if fall < limit:
+        return None
+    return cause, f"equity {equity} is {fall:.2%} below {reference_name} {reference} (limit {limit:.2%})"
