@@ -19,7 +19,6 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.executor")
-_OPEN = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
 
 class ExecutorWorker(ServiceWorker):
@@ -49,7 +48,7 @@ class ExecutorWorker(ServiceWorker):
         if restored:
             log.warning("resumed session %s from %d events: cash %s, positions %s, %d working orders", session_id,
                         restored, self.broker.ledger.cash, dict(self.broker.ledger.positions),
-                        sum(1 for o in self.broker.orders.values() if o.status in _OPEN))  # fmt: skip
+                        len(self.broker.working()))  # fmt: skip
         atomic_write_text(self.pointer, session_id + "\n")
         self.finished = False
 
@@ -71,15 +70,15 @@ class ExecutorWorker(ServiceWorker):
                 await self._publish_fills(executions)
                 await self.publish(self.names.account, snapshot)
             case Order():
-                if message.id in self.broker.decisions:
+                accepted = self.broker.on_order(message, message.ts)
+                if accepted is None:
                     return  # the same decision delivered again (before or after a restart)
-                paper, executions = self.broker.on_order(message, message.ts)
-                self.recorder.order(message.id, paper, self.broker.canceled, executions)
-                await self._publish_fills(executions)
+                self.recorder.order(message.id, accepted.order, accepted.canceled, accepted.executions)
+                await self._publish_fills(accepted.executions)
             case OrderDenied():
                 self.recorder.denial(message)
             case Control() if message.command is ControlCommand.KILL:
-                canceled = [paper for paper in self.broker.orders.values() if paper.status in _OPEN]
+                canceled = self.broker.working()
                 for paper in canceled:
                     paper.move(message.ts, OrderStatus.CANCELED)
                 self.recorder.event("kill", ts=message.ts.isoformat(), reason=message.reason,
@@ -122,5 +121,5 @@ class ExecutorWorker(ServiceWorker):
             "cash": str(ledger.cash),
             "positions": {symbol: str(quantity) for symbol, quantity in ledger.positions.items()},
             "fills": len(ledger.executions),
-            "working_orders": sum(1 for o in self.broker.orders.values() if o.status in (OrderStatus.ACCEPTED,)),
+            "working_orders": len(self.broker.working()),
         }

@@ -16,7 +16,7 @@ from typing import Any
 from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
 from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
 from logos.execution.ledger import Execution, FifoLedger
-from logos.execution.order_states import OrderStatus, check_transition
+from logos.execution.order_states import WORKING, OrderStatus, check_transition
 from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
@@ -48,6 +48,15 @@ class PaperOrder:
         self.history.append((when, status))
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """What accepting a decision did: the order it opened (if any), what it cancelled, immediate fills."""
+
+    order: PaperOrder | None
+    canceled: list[str]
+    executions: list[Execution]
+
+
 @dataclass
 class PaperBroker:
     """Orders, fills and the ledger of one paper account."""
@@ -64,7 +73,6 @@ class PaperBroker:
     def __post_init__(self) -> None:
         self.ledger = FifoLedger(cash=self.cash)
         self.model = FillModel(self.fills)
-        self.canceled: list[str] = []  # orders the last on_order cancelled
 
     # -- rebuilding from the session's event log after a restart -------------------------------
 
@@ -108,20 +116,25 @@ class PaperBroker:
             paper.filled += Decimal(fill["quantity"])
             paper.move(when, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
 
-    def working(self, symbol: str) -> list[PaperOrder]:
-        return [o for o in self.orders.values() if o.symbol == symbol and o.status in _WORKING]
+    def working(self, symbol: str | None = None) -> list[PaperOrder]:
+        """Orders still working (of one symbol, or of all)."""
+        return [o for o in self.orders.values() if o.status in WORKING and symbol in (None, o.symbol)]
 
-    def on_order(self, order: Order, now: datetime) -> tuple[PaperOrder | None, list[Execution]]:
-        """Accept a target: cancel what is working for the symbol and order the difference."""
+    def on_order(self, order: Order, now: datetime) -> Accepted | None:
+        """Accept a target: cancel what is working for the symbol and order the difference.
+
+        Returns None for a decision it has already accepted (a redelivery), so nothing happens twice.
+        """
         if order.id in self.decisions:
-            return None, []  # the same decision delivered again
+            return None
         self.decisions.add(order.id)
-        self.canceled = [stale.id for stale in self.working(order.symbol)]
-        for stale in self.working(order.symbol):
+        canceled = self.working(order.symbol)
+        for stale in canceled:
             stale.move(now, OrderStatus.CANCELED)
+        canceled_ids = [stale.id for stale in canceled]
         delta = order.target_quantity - self.ledger.position(order.symbol)
         if delta == 0:
-            return None, []
+            return Accepted(None, canceled_ids, [])
         side = Side.BUY if delta > 0 else Side.SELL
         decided = self.last_bar[order.symbol].ts if order.symbol in self.last_bar else now
         paper = PaperOrder(f"o{len(self.orders) + 1}", order.id, order.intent_id, order.symbol, side, abs(delta),
@@ -132,7 +145,7 @@ class PaperBroker:
         executions: list[Execution] = []
         if self.fills.timing is FillTiming.CLOSE and order.symbol in self.last_bar:
             executions = self._match(paper, self.last_bar[order.symbol], use_close=True)
-        return paper, executions
+        return Accepted(paper, canceled_ids, executions)
 
     def on_bar(self, bar: Bar) -> list[Execution]:
         """Fill what was working before this bar, then mark the symbol at its close."""
@@ -195,6 +208,3 @@ class PaperBroker:
             bar_symbol=bar.symbol,
             bar_ts=bar.ts,
         )
-
-
-_WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
