@@ -16,24 +16,12 @@ from logos.live.strategy_runner import StrategyRunner
 from logos.risk.engine import RiskEngine
 from logos.risk.limits import RiskLimits
 from logos.strategies import get_strategy
+from logos.symbols import SpecCatalog
+from services.feed.replay import replay_bars
 
 
 def bars_of(fixture: str, symbol: str) -> list[Bar]:
-    frame = load_bars(fixture_path(fixture), symbol)[symbol]
-    return [
-        Bar(
-            id=f"{symbol}@{ts.isoformat()}",
-            ts=ts.to_pydatetime(),
-            symbol=symbol,
-            open=Decimal(repr(o)),
-            high=Decimal(repr(h)),
-            low=Decimal(repr(lo)),
-            close=Decimal(repr(c)),
-            volume=Decimal(repr(v)),
-            source="replay",
-        )
-        for ts, o, h, lo, c, v in frame.itertuples()
-    ]
+    return list(replay_bars(load_bars(fixture_path(fixture), symbol), SpecCatalog(fixture_catalog())))
 
 
 def run_live(bars: list[Bar], strategy: str, params: dict[str, object], timing: FillTiming) -> PaperBroker:

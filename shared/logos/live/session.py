@@ -57,6 +57,10 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+ACCOUNT_COLUMNS = [
+    "ts", "cash", "equity", "realized_pnl", "unrealized_pnl", "fees_paid", "gross_exposure", "net_exposure",
+]  # fmt: skip
+POSITION_COLUMNS = ["symbol", "quantity", "average_price", "market_price", "unrealized_pnl"]
 ORDER_COLUMNS = [
     "id",
     "decision_id",
@@ -137,36 +141,10 @@ class SessionRecorder:
         directory = self.directory
         table(executions, EXECUTION_COLUMNS).to_csv(directory / "trades.csv", index=False, lineterminator="\n")
         table(orders, ORDER_COLUMNS).to_csv(directory / "orders.csv", index=False, lineterminator="\n")
-        accounts = pd.DataFrame(
-            [
-                {
-                    "ts": a.ts.isoformat(),
-                    "cash": str(a.cash),
-                    "equity": str(a.equity),
-                    "realized_pnl": str(a.realized_pnl),
-                    "unrealized_pnl": str(a.unrealized_pnl),
-                    "fees_paid": str(a.fees_paid),
-                    "gross_exposure": str(a.gross_exposure),
-                    "net_exposure": str(a.net_exposure),
-                }
-                for a in self.accounts
-            ]
-        )
+        accounts = table(self.accounts, ACCOUNT_COLUMNS)
         accounts.to_csv(directory / "account.csv", index=False, lineterminator="\n")
         last = self.accounts[-1] if self.accounts else None
-        positions = pd.DataFrame(
-            [
-                {
-                    "symbol": p.symbol,
-                    "quantity": str(p.quantity),
-                    "average_price": str(p.average_price),
-                    "market_price": str(p.market_price),
-                    "unrealized_pnl": str(p.unrealized_pnl),
-                }
-                for p in (last.positions if last else ())
-            ],
-            columns=["symbol", "quantity", "average_price", "market_price", "unrealized_pnl"],
-        )
+        positions = table(last.positions if last else (), POSITION_COLUMNS)
         positions.to_csv(directory / "positions.csv", index=False, lineterminator="\n")
         if last is not None:
             atomic_write_text(directory / "state.json", last.model_dump_json(indent=2) + "\n")
