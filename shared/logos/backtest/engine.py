@@ -177,11 +177,61 @@ class _Simulation:
         delay = 1 if self.config.fills.timing is FillTiming.NEXT_OPEN else 0
         previous = np.concatenate([[0.0], targets[:-1]])
         decisions = np.flatnonzero(targets != previous)
+        decisions = decisions[decisions + delay < bars]  # a decision on the last bar has no bar to fill on
+        if self.config.fills.participation_cap is None:
+            self._run_unsplit(decisions, targets, delay, progress)
+        else:
+            self._run_split(decisions, targets, delay, progress)
+        if progress is not None:
+            progress(bars)
+
+    def _run_unsplit(
+        self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
+    ) -> None:
+        """Every order fills whole on its first bar: nothing works across decisions, so only decision bars count."""
+        fill_bars = decisions + delay
+        # gathered once as Python ints: indexing numpy scalars one at a time costs more than the arithmetic
+        columns = zip(
+            decisions.tolist(),
+            targets[decisions].tolist(),
+            self.close_ticks[decisions].tolist(),
+            fill_bars.tolist(),
+            self.reference_ticks[fill_bars].tolist(),
+            self.nanoseconds[fill_bars].tolist(),
+            strict=True,
+        )
+        ledger, spec, tick, model = self.ledger, self.spec, self.tick, self.model
+        symbol, sizing, caps = spec.symbol, self.config.sizing, self.config.caps
+        positions, refusals, filled = ledger.positions, self.refusals, self.fill_bars
+        for count, (decision_bar, exposure, close_ticks, fill_bar, reference_ticks, nanoseconds) in enumerate(columns):
+            if progress is not None and count % 1000 == 0:
+                progress(decision_bar)
+            position = positions.get(symbol, ZERO)
+            if exposure == 0 and position == 0:
+                continue  # nothing to close: the entry it ends was never filled
+            price = Decimal(close_ticks) * tick
+            equity = ledger.cash + position * price
+            volatility = self.volatility(decision_bar) if self.needs_volatility else None
+            translation = translate(exposure, price, equity, position, spec, sizing, caps, volatility)
+            if translation.refusal is not None:
+                if translation.refusal is not Refusal.NO_CHANGE:
+                    refusals[translation.refusal.value] = refusals.get(translation.refusal.value, 0) + 1
+                continue
+            quantity = translation.order_quantity
+            side = Side.BUY if quantity > 0 else Side.SELL
+            match = model.fill_market(spec, side, abs(quantity), Decimal(reference_ticks) * tick)
+            ts = datetime.fromtimestamp(nanoseconds / 1e9, UTC)
+            ledger.apply(ts, symbol, side, match.quantity, match.price, match.fee, f"o{next(self.orders)}")
+            filled.append(fill_bar)
+
+    def _run_split(
+        self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
+    ) -> None:
+        """Orders the participation cap splits keep working bar by bar until filled or replaced."""
+        bars = targets.shape[0]
         working: _Working | None = None
-        for position, decision_bar in enumerate(decisions.tolist()):
+        for count, decision_bar in enumerate(decisions.tolist()):
             first_fill_bar = decision_bar + delay
-            if first_fill_bar >= bars:
-                break
             # an order still working from the last decision gets the bars before this one acts
             while working is not None and working.next_bar < first_fill_bar:
                 working = self.fill(working, working.next_bar)
@@ -189,12 +239,10 @@ class _Simulation:
             if working is not None:
                 working.next_bar = first_fill_bar
                 working = self.fill(working, first_fill_bar)
-            if progress is not None and position % 1000 == 0:
+            if progress is not None and count % 1000 == 0:
                 progress(decision_bar)
         while working is not None and working.next_bar < bars:
             working = self.fill(working, working.next_bar)
-        if progress is not None:
-            progress(bars)
 
     def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-bar position, cash and equity (at the close), from the fills."""

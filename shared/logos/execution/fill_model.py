@@ -5,10 +5,10 @@ The paper broker and the backtest call this same code, which is why paper equals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,8 +42,7 @@ class FillModelConfig(BaseModel):
     seed: int = Field(default=0, description="Seed of the slippage jitter; the same seed gives the same fills.")
 
 
-@dataclass(frozen=True, slots=True)
-class BarPrices:
+class BarPrices(NamedTuple):
     """The bar an order is matched against."""
 
     ts: datetime
@@ -54,8 +53,7 @@ class BarPrices:
     volume: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     """A (partial) fill the model decided on."""
 
     quantity: Decimal

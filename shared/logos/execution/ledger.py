@@ -1,4 +1,7 @@
-"""The FIFO ledger: lots per symbol, realized PnL per closed lot, cash, fees, long and short."""
+"""The FIFO ledger: lots per symbol, realized PnL per closed lot, cash, fees, long and short.
+
+Closed lots and executions are named tuples: immutable, and cheap to create on every fill.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from logos.contracts import Side
 
@@ -22,8 +26,7 @@ class Lot:
     fee: Decimal  # entry fee not yet attributed to a closed part of this lot
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedLot:
+class ClosedLot(NamedTuple):
     """The part of a lot that a fill closed: a round trip with its PnL."""
 
     symbol: str
@@ -41,8 +44,7 @@ class ClosedLot:
         return self.pnl - self.fees
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(NamedTuple):
     """One fill as the ledger saw it, with the PnL it realized and what it left."""
 
     ts: datetime

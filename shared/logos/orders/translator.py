@@ -6,10 +6,10 @@ is never larger than what was asked for, and the order it implies never breaks t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,8 +38,7 @@ class Caps(BaseModel):
     max_position_notional: Decimal | None = Field(default=None, gt=0, description="Largest position, in quote.")
 
 
-@dataclass(frozen=True, slots=True)
-class Translation:
+class Translation(NamedTuple):
     """The quantized target position and the order it implies, or the reason there is none."""
 
     target_quantity: Decimal
