@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from logos.bus import Bus, Delivery
-from logos.contracts import Bar, Control, ControlCommand, Fill, Message, Order, OrderDenied
+from logos.contracts import (
+    Bar,
+    Control,
+    ControlCommand,
+    Fill,
+    Message,
+    Order,
+    OrderDenied,
+    OrderRejected,
+    TradingStateChanged,
+)
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
@@ -73,16 +84,31 @@ class ExecutorWorker(ServiceWorker):
                 accepted = self.broker.on_order(message, message.ts)
                 if accepted is None:
                     return  # the same decision delivered again (before or after a restart)
-                self.recorder.order(message.id, accepted.order, accepted.canceled, accepted.executions)
+                self.recorder.order(message.id, accepted.order, accepted.canceled, accepted.executions,
+                                    accepted.rejection)  # fmt: skip
                 await self._publish_fills(accepted.executions)
+                if accepted.order is not None and accepted.rejection is not None:
+                    log.warning("venue rejected %s: %s", accepted.order.id, accepted.rejection)
+                    rejected = OrderRejected(id=f"rejected|{message.id}", order_id=accepted.order.id,
+                                             intent_id=message.intent_id, symbol=message.symbol,
+                                             reason=accepted.rejection)  # fmt: skip
+                    await self.publish(self.names.fills, rejected)
             case OrderDenied():
                 self.recorder.denial(message)
+            case TradingStateChanged():
+                self.recorder.state_change(message)
+                if message.kill_switch and message.cause == "kill_switch":
+                    self._cancel_working(message.ts, message.detail)  # a kill through risk's API, too
             case Control() if message.command is ControlCommand.KILL:
-                canceled = self.broker.working()
-                for paper in canceled:
-                    paper.move(message.ts, OrderStatus.CANCELED)
-                self.recorder.event("kill", ts=message.ts.isoformat(), reason=message.reason,
-                                    canceled=[paper.id for paper in canceled])  # fmt: skip
+                self._cancel_working(message.ts, message.reason)
+
+    def _cancel_working(self, when: datetime, reason: str) -> None:
+        """Cancel every working order (the kill switch); recorded only when there was one to cancel."""
+        canceled = self.broker.working()
+        for paper in canceled:
+            paper.move(when, OrderStatus.CANCELED)
+        if canceled:
+            self.recorder.event("kill", ts=when.isoformat(), reason=reason, canceled=[paper.id for paper in canceled])
 
     async def _publish_fills(self, executions: list[Execution]) -> None:
         for execution in executions:

@@ -21,7 +21,9 @@ from logos.contracts import (
     Order,
     OrderDenied,
     OrderIntent,
+    OrderRejected,
     ServiceStatus,
+    TradingStateChanged,
 )
 from logos.files import atomic_write_text
 from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState
@@ -33,6 +35,7 @@ from services.runtime.worker import ServiceWorker, Subscription
 log = logging.getLogger("logos.risk")
 DECISION_NAMESPACE = uuid.UUID("5f0c7c3e-3c1e-4f5e-9a57-6c1f1c0b9d21")
 REMEMBERED_DECISIONS = 10_000
+REMEMBERED_OUTCOMES = 10_000
 
 
 class RiskWorker(ServiceWorker):
@@ -55,6 +58,8 @@ class RiskWorker(ServiceWorker):
         self.data_time: datetime | None = None
         # a redelivered intent gets the decision it got the first time, not a second opinion
         self.decisions: OrderedDict[str, Order | OrderDenied] = OrderedDict()
+        # orders whose venue answer (a first fill, or a rejection) the reject-rate breaker has counted
+        self.answered: OrderedDict[str, None] = OrderedDict()
 
     def subscriptions(self) -> list[Subscription]:
         names = self.names
@@ -79,11 +84,24 @@ class RiskWorker(ServiceWorker):
                     self.data_time = message.ts
             case Fill():
                 self.engine.on_fill(message)
+                self._count_outcome(message.intent_id or message.order_id, rejected=False)
+            case OrderRejected():
+                self._count_outcome(message.intent_id, rejected=True)
+                await self.evaluate()
             case AccountSnapshot():
                 self.engine.on_account(message)
                 await self.evaluate()
             case Control():
                 await self.control(message.command, message.reason, message.issued_by)
+
+    def _count_outcome(self, key: str, *, rejected: bool) -> None:
+        """Count the venue's first answer to an order (filled or rejected) once, for the reject-rate breaker."""
+        if key in self.answered:
+            return
+        self.answered[key] = None
+        if len(self.answered) > REMEMBERED_OUTCOMES:
+            self.answered.popitem(last=False)
+        self.engine.on_order_outcome(rejected)
 
     async def decide(self, intent: OrderIntent) -> Order | OrderDenied:
         decision = self.decisions.get(intent.id)
@@ -143,6 +161,13 @@ class RiskWorker(ServiceWorker):
         for event in events:
             log.warning("trading state %s (%s): %s", event.state.value, event.cause, event.detail)
         atomic_write_text(self.state_path, self.engine.snapshot().model_dump_json(indent=2) + "\n")
+        try:  # on the orders stream, in order with the decisions, for the executor and the session's record
+            for event in events:
+                changed = TradingStateChanged(ts=event.ts, trading_state=event.state, kill_switch=self.engine.killed,
+                                              cause=event.cause, detail=event.detail)  # fmt: skip
+                await self.publish(self.names.orders, changed)
+        except Exception:
+            log.exception("could not publish the trading-state change; risk_state.json and /status hold it")
         with contextlib.suppress(Exception):  # the heartbeat carries it again shortly if Redis is away
             await self.publish(self.names.status, self.status_message())
 

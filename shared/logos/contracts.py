@@ -239,6 +239,28 @@ class OrderDenied(Message):
     trading_state: TradingState
 
 
+class TradingStateChanged(Message):
+    """Risk's trading state or kill switch changed: a breaker tripped or cleared, or an operator acted."""
+
+    type: Literal["trading_state_changed"] = "trading_state_changed"
+    trading_state: TradingState
+    kill_switch: bool
+    cause: Identifier = Field(
+        description="The breaker (drawdown, stale_data, ...), kill_switch, operator or recovered."
+    )
+    detail: str = Field(description="Human-readable explanation with the numbers that moved the state.")
+
+
+class OrderRejected(Message):
+    """The venue refused an order risk had approved (not a risk denial); the reject-rate breaker counts it."""
+
+    type: Literal["order_rejected"] = "order_rejected"
+    order_id: Identifier
+    intent_id: Identifier
+    symbol: Symbol
+    reason: str = Field(description="The venue's explanation.")
+
+
 class Fill(Message):
     """An execution of (part of) an order at one price."""
 
@@ -336,7 +358,18 @@ class DeadLetter(Message):
 
 
 AnyMessage = Annotated[
-    Bar | OrderIntent | Order | OrderDenied | Fill | AccountSnapshot | Signal | ServiceStatus | Control | DeadLetter,
+    Bar
+    | OrderIntent
+    | Order
+    | OrderDenied
+    | TradingStateChanged
+    | OrderRejected
+    | Fill
+    | AccountSnapshot
+    | Signal
+    | ServiceStatus
+    | Control
+    | DeadLetter,
     Field(discriminator="type"),
 ]
 """Every wire message, discriminated by its ``type`` field."""
@@ -348,6 +381,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         OrderIntent,
         Order,
         OrderDenied,
+        TradingStateChanged,
+        OrderRejected,
         Fill,
         AccountSnapshot,
         Signal,

@@ -124,9 +124,10 @@ _SHARDED_TOPICS = frozenset({"bars", "intents"})
 _TOPIC_TYPES: dict[str, frozenset[str]] = {
     "bars": frozenset({"bar"}),
     "intents": frozenset({"order_intent"}),
-    # risk's decisions, approvals and denials, in the order it made them
-    "orders": frozenset({"order", "order_denied"}),
-    "fills": frozenset({"fill"}),
+    # risk's decisions, approvals and denials, and its trading-state changes, in the order it made them
+    "orders": frozenset({"order", "order_denied", "trading_state_changed"}),
+    # what the venue did with approved orders: executions and rejections
+    "fills": frozenset({"fill", "order_rejected"}),
     "account": frozenset({"account_snapshot"}),
     "signals": frozenset({"signal"}),
     "status": frozenset({"service_status"}),

@@ -20,6 +20,7 @@ from logos.contracts import (
     Order,
     OrderDenied,
     OrderIntent,
+    OrderRejected,
     OrderType,
     Position,
     ServiceState,
@@ -28,6 +29,7 @@ from logos.contracts import (
     Signal,
     SignalRole,
     TradingState,
+    TradingStateChanged,
     json_schemas,
     message_adapter,
 )
@@ -76,6 +78,13 @@ EXAMPLES = [
         detail="10 > 5",
         trading_state=TradingState.ACTIVE,
     ),
+    TradingStateChanged(
+        trading_state=TradingState.REDUCING,
+        kill_switch=False,
+        cause="stale_data",
+        detail="no fresh bar for AAPL",
+    ),
+    OrderRejected(order_id="o1", intent_id="i1", symbol="AAPL", reason="quantity 10 exceeds the venue's maximum 5"),
     Fill(
         order_id="o1",
         symbol="AAPL",

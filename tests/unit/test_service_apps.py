@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from pydantic_settings import BaseSettings
 
 from logos.bus import Bus, decode
-from logos.contracts import DenialReason, Order, OrderDenied, ServiceStatus
+from logos.contracts import DenialReason, Order, OrderDenied, ServiceStatus, TradingState, TradingStateChanged
 from logos.settings import LogosSettings
 from logos.streams import StreamNames
 from services.brain.app import create_app as brain_app
@@ -134,10 +134,12 @@ async def test_kill_when_token_missing_or_wrong_then_401_and_when_right_then_eve
         await bus.publish(bus.names.intents(), intent(1))
 
         async def denied() -> bool:
-            return len(await entries(bus, bus.names.orders)) == 1
+            return len(await entries(bus, bus.names.orders)) == 2
 
-        await eventually(denied, what="a denial")
-        (denial,) = await entries(bus, bus.names.orders)
+        await eventually(denied, what="the kill and a denial")
+        changed, denial = await entries(bus, bus.names.orders)
+        assert isinstance(changed, TradingStateChanged) and changed.kill_switch and changed.cause == "kill_switch"
+        assert changed.trading_state is TradingState.HALTED and changed.detail == "drill (by api)"
         assert isinstance(denial, OrderDenied) and denial.reason is DenialReason.KILL_SWITCH
         status = (await client.get("/status")).json()
         assert status["details"]["kill_switch"] is True and any("kill switch" in line for line in status["unsafe"])

@@ -50,11 +50,15 @@ class PaperOrder:
 
 @dataclass(frozen=True)
 class Accepted:
-    """What accepting a decision did: the order it opened (if any), what it cancelled, immediate fills."""
+    """What accepting a decision did: the order it opened (if any), what it cancelled, immediate fills.
+
+    ``rejection`` is the venue's reason when it refused the order (its status is then REJECTED).
+    """
 
     order: PaperOrder | None
     canceled: list[str]
     executions: list[Execution]
+    rejection: str | None = None
 
 
 @dataclass
@@ -98,7 +102,7 @@ class PaperBroker:
         )
         self.orders[paper.id] = paper
         paper.move(when, OrderStatus.SUBMITTED)
-        paper.move(when, OrderStatus.ACCEPTED)
+        paper.move(when, OrderStatus.REJECTED if record.get("rejection") else OrderStatus.ACCEPTED)
         self.restore_fills(record["fills"])
 
     def restore_bar(self, bar: Bar, fills: list[dict[str, str]]) -> None:
@@ -141,11 +145,22 @@ class PaperBroker:
                            decided, order.order_type, order.limit_price)  # fmt: skip
         self.orders[paper.id] = paper
         paper.move(now, OrderStatus.SUBMITTED)
+        rejection = self._refusal(paper)
+        if rejection is not None:
+            paper.move(now, OrderStatus.REJECTED)
+            return Accepted(paper, canceled_ids, [], rejection)
         paper.move(now, OrderStatus.ACCEPTED)
         executions: list[Execution] = []
         if self.fills.timing is FillTiming.CLOSE and order.symbol in self.last_bar:
             executions = self._match(paper, self.last_bar[order.symbol], use_close=True)
         return Accepted(paper, canceled_ids, executions)
+
+    def _refusal(self, paper: PaperOrder) -> str | None:
+        """Why the venue refuses the order, as a real one would: a quantity above the symbol's maximum."""
+        largest = self.specs[paper.symbol].max_quantity
+        if largest is not None and paper.quantity > largest:
+            return f"quantity {paper.quantity} of {paper.symbol} exceeds the venue's maximum {largest}"
+        return None
 
     def on_bar(self, bar: Bar) -> list[Execution]:
         """Fill what was working before this bar, then mark the symbol at its close."""

@@ -1,9 +1,9 @@
 """A paper session's files: the append-only event log while it runs, the artifact set when it ends.
 
-runs/live/sessions/<id>/  state.jsonl (every order, fill, denial and account change, appended as it
-happens), state.json (the latest account), orders.csv, trades.csv (same columns as a backtest's),
-positions.csv, account.csv, session.md, plots/equity.png, logs/run.log; runs/live/latest_session
-points at the newest session once its files are complete.
+runs/live/sessions/<id>/  state.jsonl (every order, fill, denial, account and trading-state change,
+appended as it happens), state.json (the latest account), orders.csv, trades.csv (same columns as a
+backtest's), positions.csv, account.csv, session.md, plots/equity.png, logs/run.log;
+runs/live/latest_session points at the newest session once its files are complete.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from logos.backtest.artifacts import EXECUTION_COLUMNS, table
-from logos.contracts import AccountSnapshot, Bar, OrderDenied
+from logos.contracts import AccountSnapshot, Bar, OrderDenied, TradingStateChanged
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
@@ -84,7 +84,7 @@ class SessionRecorder:
     configuration: dict[str, Any]
     denials: list[OrderDenied] = field(default_factory=list)
     accounts: list[AccountSnapshot] = field(default_factory=list)
-    risk_events: list[str] = field(default_factory=list)
+    state_changes: list[TradingStateChanged] = field(default_factory=list)
     _events: TextIO | None = None
 
     @property
@@ -111,9 +111,17 @@ class SessionRecorder:
                    account=snapshot.model_dump(mode="json"))  # fmt: skip
 
     def order(
-        self, decision_id: str, paper: PaperOrder | None, canceled: list[str], executions: list[Execution]
+        self,
+        decision_id: str,
+        paper: PaperOrder | None,
+        canceled: list[str],
+        executions: list[Execution],
+        rejection: str | None = None,
     ) -> None:
-        """Record an accepted decision: the order it opened (if any), what it cancelled, immediate fills."""
+        """Record an accepted decision: the order it opened (if any), what it cancelled, immediate fills.
+
+        ``rejection`` is the venue's reason when it refused the order.
+        """
         self.event(
             "order",
             ts=(paper.history[0][0] if paper else datetime.now(UTC)).isoformat(),
@@ -128,11 +136,19 @@ class SessionRecorder:
             limit_price=str(paper.limit_price) if paper and paper.limit_price else None,
             canceled=canceled,
             fills=[_fill(e) for e in executions],
+            rejection=rejection,
         )
 
     def denial(self, denial: OrderDenied) -> None:
         self.denials.append(denial)
         self.event("denied", denial=denial.model_dump(mode="json"))
+
+    def state_change(self, change: TradingStateChanged) -> None:
+        """Record a change of risk's trading state or kill switch (a breaker, the kill switch, an operator)."""
+        if any(recorded.id == change.id for recorded in self.state_changes):
+            return  # delivered again after a restart
+        self.state_changes.append(change)
+        self.event("trading_state", change=change.model_dump(mode="json"))
 
     def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
         """Write the artifact set and point latest_session at it."""
@@ -169,6 +185,8 @@ class SessionRecorder:
                 broker.restore_order(record)
             elif kind == "denied":
                 self.denials.append(OrderDenied.model_validate(record["denial"]))
+            elif kind == "trading_state":
+                self.state_changes.append(TradingStateChanged.model_validate(record["change"]))
             elif kind == "kill":
                 for order_id in record["canceled"]:
                     broker.orders[order_id].move(datetime.fromisoformat(record["ts"]), OrderStatus.CANCELED)
@@ -216,7 +234,16 @@ class SessionRecorder:
             ]
         else:
             lines.append("- no intent was denied")
-        lines += [f"- {event}" for event in self.risk_events]
+        lines += ["", "### Trading state", ""]
+        if self.state_changes:
+            lines += ["| time | state | kill switch | cause | detail |", "|---|---|---|---|---|"]
+            lines += [
+                f"| {c.ts.isoformat()} | {c.trading_state.value} | {'on' if c.kill_switch else 'off'} | {c.cause} "
+                f"| {c.detail} |"
+                for c in self.state_changes
+            ]
+        else:
+            lines.append("- no change of trading state during the session")
         lines += ["", "## Data", ""]
         if self.accounts:
             lines.append(
