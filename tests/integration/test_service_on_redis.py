@@ -30,35 +30,47 @@ from tests.support.redis_process import RedisProcess
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-def settings_for(redis_url: str, names: StreamNames) -> LogosSettings:
+def settings_for(redis_url: str, names: StreamNames, shards: int = 1) -> LogosSettings:
     return LogosSettings(
         redis_url=redis_url,  # type: ignore[arg-type]
         stream_prefix=names.prefix,
+        shards=shards,
         read_block_seconds=0.05,
         reclaim_idle_seconds=0.2,
         max_deliveries=3,
     )
 
 
-# Each service and one stream it consumes.
+# Every service and every stream it consumes; a ":1" shard runs with two shards per topic.
 CONSUMED: list[tuple[Any, Any, str]] = [
     (feed_app, FeedSettings, "control"),
     (ml_app, MLSettings, "bars:0"),
-    (risk_app, RiskSettings, "fills"),
+    (ml_app, MLSettings, "bars:1"),
     (ml_app, MLSettings, "account"),
     (risk_app, RiskSettings, "intents:0"),
+    (risk_app, RiskSettings, "intents:1"),
+    (risk_app, RiskSettings, "bars:0"),
+    (risk_app, RiskSettings, "bars:1"),
+    (risk_app, RiskSettings, "fills"),
     (risk_app, RiskSettings, "account"),
+    (risk_app, RiskSettings, "control"),
     (executor_app, ExecutorSettings, "orders"),
+    (executor_app, ExecutorSettings, "bars:0"),
+    (executor_app, ExecutorSettings, "bars:1"),
+    (executor_app, ExecutorSettings, "control"),
     (brain_app, BrainSettings, "signals"),
     (brain_app, BrainSettings, "status"),
 ]
 
 
-@pytest.mark.parametrize(("factory", "settings_class", "topic"), CONSUMED, ids=[c[2] for c in CONSUMED])
+@pytest.mark.parametrize(
+    ("factory", "settings_class", "topic"), CONSUMED, ids=[f"{c[1].__name__[:-8].lower()}-{c[2]}" for c in CONSUMED]
+)
 async def test_malformed_entry_when_xadded_by_hand_then_dead_lettered_and_service_stays_ready(
     redis_url: str, names: StreamNames, factory: Any, settings_class: Any, topic: str
 ) -> None:
-    settings = settings_class(logos=settings_for(redis_url, names), heartbeat_seconds=0.2)
+    shards = 2 if topic.endswith(":1") else 1
+    settings = settings_class(logos=settings_for(redis_url, names, shards), heartbeat_seconds=0.2)
     app: FastAPI = factory(settings)
     raw = aioredis.Redis.from_url(redis_url, decode_responses=True)
     stream = f"{names.prefix}:{topic}"
@@ -75,7 +87,7 @@ async def test_malformed_entry_when_xadded_by_hand_then_dead_lettered_and_servic
             return int(await raw.xlen(names.dlq)) == 2
 
         await eventually(two_dead, what="two dead letters")
-        assert await ready()
+        assert await ready() and app.state.worker.running()
         status = (await client.get("/status")).json()
         assert status["dead_letter_stream_length"] == 2
         assert sum(consumer["dead_lettered"] for consumer in status["consumers"]) == 2
