@@ -252,18 +252,15 @@ class _Simulation:
         cash = np.full(bars, float(self.config.cash))
         if executions:
             at = np.array(self.fill_bars)
-            # the last fill of a bar sets the state from that bar on
+            # the last fill of a bar sets the state from that bar on, until the next bar with a fill
             last_of_bar = np.concatenate([at[1:] != at[:-1], [True]])
             change_bars = at[last_of_bar]
+            lengths = np.diff(np.concatenate([change_bars, [bars]]))
+            first = int(change_bars[0])
             positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
             cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
-            # slot[i]: the last state change at or before bar i (-1 before the first)
-            marks = np.zeros(bars, dtype=np.int64)
-            marks[change_bars] = np.arange(1, change_bars.size + 1)
-            slot = np.maximum.accumulate(marks) - 1
-            filled = slot >= 0
-            position[filled] = positions[slot[filled]]
-            cash[filled] = cashes[slot[filled]]
+            position[first:] = np.repeat(positions, lengths)
+            cash[first:] = np.repeat(cashes, lengths)
         return position, cash, cash + position * self.close
 
 

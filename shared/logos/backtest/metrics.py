@@ -30,7 +30,9 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     if len(index) < 2:
         return 1.0
     nanoseconds = index.as_unit("ns").asi8
-    step = float(np.median(np.diff(nanoseconds))) / 1e9
+    steps = np.diff(nanoseconds)
+    # evenly spaced bars (the usual case) have their one step as the median, without a partition
+    step = float(steps[0] if (steps == steps[0]).all() else np.median(steps)) / 1e9
     if step <= 0:
         return 1.0
     days = nanoseconds // 86_400_000_000_000

@@ -17,6 +17,7 @@ from logos.contracts import Liquidity, OrderType, Side
 from logos.symbols import SymbolSpec
 
 BPS = Decimal("0.0001")
+FEE_QUANTUM = Decimal("0.00000001")
 
 
 class FillTiming(StrEnum):
@@ -125,4 +126,4 @@ class FillModel:
     @staticmethod
     def _fee(quantity: Decimal, price: Decimal, rate: Decimal) -> Decimal:
         # fees are charged to the cent (or the quote's smallest unit), rounded up like venues do
-        return (quantity * price * rate).quantize(Decimal("0.00000001"), rounding=ROUND_CEILING)
+        return (quantity * price * rate).quantize(FEE_QUANTUM, rounding=ROUND_CEILING)

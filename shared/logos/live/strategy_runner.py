@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from logos.contracts import AccountSnapshot, Bar, OrderIntent, Signal, SignalRole
@@ -22,12 +23,18 @@ from logos.strategies import Strategy, StrategyParams
 from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
+COLUMNS = ["open", "high", "low", "close", "volume"]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTENT_NAMESPACE = uuid.UUID("0b7e2f38-93a4-4c44-9f1a-4f4b2a6d1c55")
 
 
 @dataclass
 class _SymbolState:
     bars: deque[Bar]  # the last lookback + 1 bars: enough to know the target at t and at t - 1
+    # the same bars as float rows (open, high, low, close, volume) and epoch nanoseconds, kept as
+    # they arrive so a decision builds its frame in one step instead of converting every bar again
+    rows: deque[tuple[float, float, float, float, float]]
+    nanoseconds: deque[int]
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,15 @@ class StrategyRunner:
             self._append(bar)
 
     def _append(self, bar: Bar) -> bool:
-        state = self._symbols.setdefault(bar.symbol, _SymbolState(deque(maxlen=self.lookback + 1)))
+        state = self._symbols.get(bar.symbol)
+        if state is None:
+            size = self.lookback + 1
+            state = self._symbols[bar.symbol] = _SymbolState(deque(maxlen=size), deque(maxlen=size), deque(maxlen=size))
         if state.bars and bar.ts <= state.bars[-1].ts:
             return False  # a replayed or duplicated bar changes nothing
         state.bars.append(bar)
+        state.rows.append((float(bar.open), float(bar.high), float(bar.low), float(bar.close), float(bar.volume)))
+        state.nanoseconds.append(_epoch_nanoseconds(bar.ts))
         return True
 
     def on_bar(self, bar: Bar) -> Decision | None:
@@ -90,16 +102,8 @@ class StrategyRunner:
     def _decide(self, symbol: str, snapshot: AccountSnapshot) -> Decision:
         state = self._symbols[symbol]
         bar = state.bars[-1]
-        frame = pd.DataFrame(
-            {
-                "open": [float(b.open) for b in state.bars],
-                "high": [float(b.high) for b in state.bars],
-                "low": [float(b.low) for b in state.bars],
-                "close": [float(b.close) for b in state.bars],
-                "volume": [float(b.volume) for b in state.bars],
-            },
-            index=pd.DatetimeIndex([b.ts for b in state.bars], name="timestamp"),
-        )
+        index = pd.DatetimeIndex(np.array(state.nanoseconds, dtype="datetime64[ns]"), name="timestamp")
+        frame = pd.DataFrame(np.array(state.rows), columns=COLUMNS, index=index.tz_localize(UTC), copy=False)
         # the target at t and at t - 1, both from this window: whether the target changed follows from
         # the bars alone, so a restarted runner decides exactly as an uninterrupted one
         targets = self.strategy.targets(frame, self.params)
@@ -130,6 +134,11 @@ class StrategyRunner:
         intent_id = uuid.uuid5(INTENT_NAMESPACE, f"intent|{self.strategy.name}|{symbol}|{bar.ts.isoformat()}").hex
         intent = to_intent(translation, spec, price, bar.ts, self.strategy.name, intent_id)
         return Decision(signal, intent.model_copy(update={"ts": bar.ts}))
+
+
+def _epoch_nanoseconds(ts: datetime) -> int:
+    delta = ts - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def _marked(snapshot: AccountSnapshot, symbol: str, price: Decimal) -> Decimal:

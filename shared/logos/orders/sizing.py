@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ZERO = Decimal(0)
+
 
 class _Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,7 +32,7 @@ class EquityFraction(_Rule):
     fraction: Decimal = Field(default=Decimal(1), gt=0, le=10)
 
     def budget(self, equity: Decimal, volatility: float | None) -> Decimal:
-        return max(equity, Decimal(0)) * self.fraction
+        return equity * self.fraction if equity > ZERO else ZERO
 
 
 class VolatilityTarget(_Rule):
