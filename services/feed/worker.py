@@ -1,4 +1,4 @@
-"""The feed's bus side: publishes bars from its provider (replay today) and obeys control."""
+"""The feed's bus side: publishes bars from its provider (a replay, or a live provider it polls) and obeys control."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from logos.bus import BackendUnavailable, Bus, Delivery
 from logos.bus.consumer import Backoff
-from logos.contracts import Control, Message
+from logos.contracts import Bar, Control, Message, utc_now
 from logos.data.fixtures import fixture_path
 from logos.data.loading import load_bars
 from logos.streams import Group
-from services.feed.config import FeedSettings
+from services.feed.bar_cache import BarCache
+from services.feed.config import LIVE_PROVIDERS, FeedSettings
+from services.feed.freshness import FreshnessClock
+from services.feed.providers import BarProvider, build_provider
 from services.feed.replay import replay_bars
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
@@ -27,6 +31,7 @@ T = TypeVar("T")
 
 class FeedWorker(ServiceWorker):
     service = "feed"
+    clock: Callable[[], datetime] = staticmethod(utc_now)
 
     def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
@@ -36,12 +41,26 @@ class FeedWorker(ServiceWorker):
         self.replayed = 0
         self.replay_total: int | None = None
         self.replay_finished = False
+        self.provider: BarProvider | None = None
+        self.freshness: FreshnessClock | None = None
+        self.cache: BarCache | None = None
+        self.last_poll_at: datetime | None = None
+        self.poll_failures = 0
+        self.cache_failures = 0
 
     def subscriptions(self) -> list[Subscription]:
         return [Subscription(Group.FEED, [self.names.control], self.handle)]
 
     def loops(self) -> list[Any]:
-        return [self._replay()] if self.feed_settings.provider == "replay" else []
+        if self.feed_settings.provider == "replay":
+            return [self._replay()]
+        if self.feed_settings.provider in LIVE_PROVIDERS:
+            return [self._poll_live()]
+        return []
+
+    def make_provider(self) -> BarProvider:
+        """Return the live provider the settings name."""
+        return build_provider(self.feed_settings)
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
         """Remember the latest operator command (a halted stack keeps its data fresh)."""
@@ -77,15 +96,66 @@ class FeedWorker(ServiceWorker):
         self.replay_finished = True
         log.info("replay finished: %d bars", self.replayed)
 
+    async def _poll_live(self) -> None:
+        settings = self.feed_settings
+        provider = self.provider = self.make_provider()
+        self.freshness = FreshnessClock(
+            provider.symbols, timedelta(seconds=settings.stale_after_seconds), started=self.clock()
+        )
+        if settings.cache:
+            self.cache = BarCache(settings.logos.paths.bar_cache, provider.source)
+        closer = asyncio.create_task(self._close_on_stop(provider))
+        log.info("polling %s every %ss for %s", provider.source, settings.poll_seconds, ", ".join(provider.symbols))
+        try:
+            while not self.stopping.is_set():
+                try:
+                    bars = await asyncio.to_thread(provider.poll)
+                except Exception:  # a provider bug must not end the feed; the next poll starts afresh
+                    self.poll_failures += 1
+                    log.exception("%s: a poll failed", provider.source)
+                    bars = []
+                if not await self._publish_live(bars):
+                    return
+                self.last_poll_at = self.clock()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), settings.poll_seconds)
+        finally:
+            closer.cancel()
+            provider.close()
+
+    async def _publish_live(self, bars: list[Bar]) -> bool:
+        """Publish ``bars`` in order, waiting out bus outages, then cache them; False once stopping."""
+        assert self.freshness is not None
+        published: list[Bar] = []
+        for bar in bars:
+            try:
+                await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), bar))
+            except BackendUnavailable:
+                break  # stopping during an outage: what was published is still cached
+            self.freshness.observe(bar.symbol, bar.ts)
+            published.append(bar)
+        if self.cache is not None and published:
+            try:
+                await asyncio.to_thread(self.cache.append, published)
+            except (OSError, ValueError) as exc:  # a full disk costs the recording, not the feed
+                self.cache_failures += 1
+                log.error("bar cache: cannot write %d bars: %s", len(published), exc)
+        return not self.stopping.is_set()
+
+    async def _close_on_stop(self, provider: BarProvider) -> None:
+        # A poll runs in a thread; closing the provider cuts its retry waits short.
+        await self.stopping.wait()
+        provider.close()
+
     async def _until_done(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation``, waiting out any outage of the bus (a replay pauses; it never skips a bar)."""
+        """Run ``operation``, waiting out any outage of the bus (publishing pauses; it never skips a bar)."""
         backoff = Backoff(initial=0.1, maximum=2.0)
         while True:
             try:
                 return await operation()
             except BackendUnavailable as exc:
                 delay = backoff.next_delay()
-                log.warning("replay paused: %s; retrying in %.1fs", exc, delay)
+                log.warning("bus unavailable, publishing paused: %s; retrying in %.1fs", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), delay)
                 if self.stopping.is_set():
@@ -104,9 +174,37 @@ class FeedWorker(ServiceWorker):
                 await asyncio.wait_for(self.stopping.wait(), 0.2)
 
     def details(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "provider": self.feed_settings.provider,
             "replayed": self.replayed,
             "replay_total": self.replay_total,
             "replay_finished": self.replay_finished,
         }
+        if self.provider is not None and self.freshness is not None:
+            found["live"] = {
+                **self.provider.describe(),
+                "freshness": self.freshness.report(self.clock()),
+                "stale_after_seconds": self.feed_settings.stale_after_seconds,
+                "last_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
+                "poll_failures": self.poll_failures,
+                "cache": {
+                    "directory": str(self.cache.directory) if self.cache else None,
+                    "bars_appended": self.cache.appended if self.cache else 0,
+                    "failures": self.cache_failures,
+                },
+            }
+        return found
+
+    def data_problems(self) -> list[str]:
+        """Describe each configured symbol that is stale or skipped for good, one line each."""
+        if self.provider is None or self.freshness is None:
+            return []  # a replay, or a live feed that has not started polling
+        skipped = self.provider.skipped
+        lines = [f"{symbol} is skipped: {reason}" for symbol, reason in skipped.items()]
+        return lines + self.freshness.problems(self.clock(), ignore=skipped)
+
+    def ready_problems(self) -> list[str]:
+        return self.data_problems()
+
+    def warnings(self) -> list[str]:
+        return super().warnings() + self.data_problems()

@@ -30,6 +30,7 @@ class Readiness(BaseModel):
     service: str
     redis: bool
     worker: bool
+    problems: list[str] = []
 
 
 class StreamLoad(BaseModel):
@@ -111,10 +112,15 @@ def build_app(settings: ServiceSettings, worker_class: type[ServiceWorker], bus:
 
     @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
     async def readyz(worker: WorkerDependency) -> Any:
-        """Report 200 only when Redis answers and every worker loop runs, else 503."""
+        """Report 200 only when Redis answers, every worker loop runs and the service has no problem, else 503."""
         redis_ok = await worker.bus.ping(timeout_seconds=0.5)
+        problems = worker.ready_problems()
         body = Readiness(
-            ready=redis_ok and worker.running(), service=worker.service, redis=redis_ok, worker=worker.running()
+            ready=redis_ok and worker.running() and not problems,
+            service=worker.service,
+            redis=redis_ok,
+            worker=worker.running(),
+            problems=problems,
         )
         return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 

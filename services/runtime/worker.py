@@ -72,6 +72,10 @@ class ServiceWorker:
         """Return service-specific state for /status (e.g. risk's trading state)."""
         return {}
 
+    def ready_problems(self) -> list[str]:
+        """Return what keeps the service from being ready beyond its loops and Redis (e.g. stale data)."""
+        return []
+
     async def _logged(self, loop: Coroutine[Any, Any, None]) -> None:
         try:
             await loop
