@@ -18,6 +18,7 @@ from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
+from services.cli.live_trade import trade_live
 from services.cli.options import (
     CashOption,
     FeeOption,
@@ -30,6 +31,7 @@ from services.cli.options import (
 )
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
+from services.feed.config import LIVE_PROVIDERS
 from services.feed.replay import replay_bars
 from services.ml.config import MLSettings
 from services.ml.worker import MLWorker
@@ -75,10 +77,14 @@ def trade(
     paper: Annotated[
         bool, typer.Option("--paper/--live", help="Paper trading (live arrives with the brokers).")
     ] = True,
-    feed: Annotated[str, typer.Option(help="Where bars come from: replay.")] = "replay",
+    feed: Annotated[
+        str, typer.Option(help="Where bars come from: replay, or live yfinance or ccxt polling.")
+    ] = "replay",
     fixture: Annotated[str | None, typer.Option(help="A bundled data set to replay.")] = None,
     data: Annotated[Path | None, typer.Option(help="A CSV or Parquet file to replay.")] = None,
-    symbols: Annotated[list[str] | None, typer.Option("--symbol", help="Symbols to trade (default: all).")] = None,
+    symbols: Annotated[
+        list[str] | None, typer.Option("--symbol", "--symbols", help="Symbols to trade (default: all; live: required).")
+    ] = None,
     param: ParamOption = None,
     cash: CashOption = "100000",
     fee_bps: FeeOption = "10",
@@ -90,8 +96,13 @@ def trade(
     """Run a paper session in one process and write its artifacts under runs/live/sessions/."""
     if not paper:
         raise fail("live trading is not available from `logos trade` yet; run with --paper")
+    if feed in LIVE_PROVIDERS:
+        if data is not None or fixture is not None:
+            raise fail(f"--feed {feed} polls live bars; --data and --fixture belong to --feed replay")
+        trade_live(feed, strategy, symbols or [], param or [], cash, fee_bps, slippage_bps, fill, sizing, session_id)
+        return
     if feed != "replay":
-        raise fail(f"feed {feed!r} is not available in this release; use --feed replay")
+        raise fail(f"unknown feed {feed!r}; use --feed replay, yfinance or ccxt")
     if (data is None) == (fixture is None):
         raise fail("give exactly one of --data PATH or --fixture NAME")
     try:

@@ -19,14 +19,12 @@ from logos.streams import StreamNames
 from services.feed.bar_cache import BarCache
 from services.feed.config import FeedSettings, RetryPolicy
 from services.feed.freshness import FreshnessClock
-from services.feed.providers import BarProvider
-from services.feed.providers.exchange import CcxtProvider
 from services.feed.replay import replay_bars
-from services.feed.worker import FeedWorker
 from services.runtime.app import build_app
 from tests.support.apps import running
 from tests.support.bus_helpers import eventually
-from tests.support.recorded_venues import SESSION_OPEN, FakeClock, binance_exchange, binance_server
+from tests.support.recorded_feed import RecordedCcxtFeed
+from tests.support.recorded_venues import SESSION_OPEN
 
 
 def test_settings_when_live_provider_lacks_symbols_then_start_up_refused_saying_what_to_set() -> None:
@@ -91,24 +89,6 @@ def test_cache_when_appended_with_overlap_then_one_replayable_file_with_exact_pr
     assert list(frames) == ["BTC-USD", "ETH-USD"] and len(frames["BTC-USD"]) == 3
     replayed = [bar for bar in replay_bars(frames, LogosSettings().symbol_specs(), source="ccxt:binance")]
     assert replayed == sorted([*first, _bar(2, "105130.99")], key=lambda bar: (bar.ts, bar.symbol))
-
-
-class RecordedCcxtFeed(FeedWorker):
-    """The feed polling Binance through the recorded responses, on a clock the test moves."""
-
-    fake_clock = FakeClock(SESSION_OPEN + timedelta(minutes=11, seconds=30))
-    clock = staticmethod(fake_clock)
-
-    def make_provider(self) -> BarProvider:
-        return CcxtProvider(
-            exchange=binance_exchange(binance_server()),
-            symbols=self.feed_settings.symbols,
-            specs=self.feed_settings.logos.symbol_specs(),
-            lookback=timedelta(minutes=self.feed_settings.lookback_minutes),
-            retry=self.feed_settings.retry,
-            symbol_map=self.feed_settings.ccxt_symbol_map,
-            clock=self.fake_clock,
-        )
 
 
 async def _entries(bus: Bus, stream: str) -> list[Any]:

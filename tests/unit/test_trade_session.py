@@ -62,7 +62,8 @@ def test_trade_when_risk_limit_breaks_then_denials_recorded_with_reason(isolated
     ("args", "message"),
     [
         (["--live"], "live trading is not available"),
-        (["--feed", "ccxt"], "feed 'ccxt' is not available"),
+        (["--feed", "ccxt"], "--data and --fixture belong to --feed replay"),
+        (["--feed", "telegraph"], "unknown feed 'telegraph'"),
         (["--symbol", "NOPE"], "has no NOPE"),
         (["--param", "fast=99"], "must be shorter than slow"),
     ],

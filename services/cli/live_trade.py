@@ -1,0 +1,127 @@
+"""``logos trade --feed yfinance|ccxt``: a paper session on live bars in one process, until Ctrl-C.
+
+The feed polls its provider as the feed service does; ml, risk and executor are the workers a
+replayed session runs, on an in-memory bus. Risk keeps time by the wall clock, since live bars
+arrive in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from logos.bus import Bus
+from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.orders.sizing import SizingError, parse_sizing
+from logos.settings import LogosSettings
+from logos.strategies import StrategyError, get_strategy
+from services.cli.options import fail, parse_decimal
+from services.executor.config import ExecutorSettings
+from services.executor.worker import ExecutorWorker
+from services.feed.config import FeedSettings
+from services.feed.worker import FeedWorker
+from services.ml.config import MLSettings
+from services.ml.worker import MLWorker
+from services.risk.config import RiskSettings
+from services.risk.worker import RiskWorker
+from services.runtime.logging_setup import configure_logging
+from services.runtime.worker import ServiceWorker
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def run_live_session(
+    feed: FeedSettings,
+    ml: MLSettings,
+    risk: RiskSettings,
+    executor: ExecutorSettings,
+    stop: asyncio.Event | None = None,
+    feed_worker: type[FeedWorker] = FeedWorker,
+) -> tuple[Path, int]:
+    """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return the session directory and bar count."""
+    stop = stop or asyncio.Event()
+    bus = Bus.memory(feed.logos.streams)
+    executor_worker = ExecutorWorker(executor, bus)
+    workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
+    source = feed_worker(feed, bus)
+    loop = asyncio.get_running_loop()
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    handled = []
+    for number in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # e.g. not the main thread
+            loop.add_signal_handler(number, stop.set)
+            handled.append(number)
+    try:
+        for worker in workers:
+            await worker.start()
+        for _ in range(2000):  # every group exists before the first bar (at most 10 s)
+            if all(worker.connected() for worker in workers):
+                break
+            await asyncio.sleep(0.005)
+        await source.start()
+        await stop.wait()
+    finally:
+        for number in handled:
+            loop.remove_signal_handler(number)
+            if previous[number] is not None:  # e.g. the CLI's SIGTERM-as-Ctrl-C
+                signal.signal(number, previous[number])
+        # the feed first, so no bar arrives at a stopped worker; the executor writes its files last
+        for worker in [source, *reversed(workers)]:
+            await worker.stop()
+    bars = sum(count for stream, count in source.published.items() if stream in bus.names.all_bars())
+    return executor_worker.recorder.directory, bars
+
+
+def trade_live(
+    feed: str,
+    strategy: str,
+    symbols: list[str],
+    params: list[str],
+    cash: str,
+    fee_bps: str,
+    slippage_bps: str,
+    fill: FillTiming,
+    sizing: str,
+    session_id: str | None,
+) -> None:
+    """Check the options, then run a live paper session until Ctrl-C and say where its artifacts are."""
+    wanted = [name for item in symbols for name in item.split(",") if name.strip()]
+    if not wanted:
+        raise fail(f"--feed {feed} needs the symbols to poll: --symbols AAPL,MSFT (or --symbol, repeated)")
+    try:
+        parsed = get_strategy(strategy).parse_params(params)
+        parse_sizing(sizing)
+        logos = LogosSettings()
+        feed_settings = FeedSettings(logos=logos, provider=feed, symbols=[name.strip() for name in wanted])
+        fee = parse_decimal("--fee-bps", fee_bps)
+        slippage = parse_decimal("--slippage-bps", slippage_bps)
+        fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee, slippage_bps=slippage)
+        executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
+        if session_id:
+            executor_settings = executor_settings.model_copy(update={"session_id": session_id})
+        session_dir = logos.paths.live_session(executor_settings.session_id)
+        if session_dir.exists():
+            raise fail(f"{session_dir} exists already; choose another --session-id")
+        ml_settings = MLSettings(logos=logos, strategy=strategy, params=parsed.model_dump(mode="json"), sizing=sizing)
+        risk_settings = RiskSettings(logos=logos, clock="wall", state_file=session_dir / "risk_state.json")
+    except (StrategyError, SizingError) as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise fail(f"{where + ': ' if where else ''}{first['msg']}") from None
+    configure_logging(logos.log_level)
+    typer.echo(
+        f"paper session {executor_settings.session_id}: trading {', '.join(feed_settings.symbols)} on live "
+        f"{feed} bars (polled every {feed_settings.poll_seconds:g}s); Ctrl-C stops it"
+    )
+    directory, bars = asyncio.run(run_live_session(feed_settings, ml_settings, risk_settings, executor_settings))
+    typer.echo(f"paper session {executor_settings.session_id}: stopped after {bars:,} live bars")
+    typer.echo(f"artifacts: {directory}")
+    if feed_settings.cache:
+        typer.echo(f"bars recorded under: {logos.paths.bar_cache} (replay with --feed replay --data <file>)")
