@@ -1,0 +1,1 @@
+"""Broker adapters behind one interface: paper, ccxt, Alpaca and an IB stub."""
