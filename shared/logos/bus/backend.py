@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,10 +69,18 @@ class StreamBackend(Protocol):
 
     async def groups(self, stream: str) -> list[GroupInfo]: ...
 
+    async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
+        """The groups of every one of ``streams``, in one round trip where the store allows it."""
+        ...
+
     async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]: ...
 
     async def length(self, stream: str) -> int: ...
 
     async def ping(self, timeout_seconds: float) -> bool: ...
+
+    async def wait_for_activity(self, seconds: float) -> None:
+        """Return once entries may have been added or acknowledged (at the latest after ``seconds``)."""
+        ...
 
     async def close(self) -> None: ...

@@ -23,6 +23,9 @@ log = logging.getLogger("logos.bus")
 T = TypeVar("T")
 
 
+QUIET_POLL_FLOOR_SECONDS = 0.001  # the in-memory backend returns at the next acknowledgement, well before
+
+
 class BusUnavailable(BackendUnavailable):
     """The bus stayed unreachable for longer than the caller was willing to wait."""
 
@@ -140,11 +143,7 @@ class Bus:
 
     async def quiet(self, streams: Sequence[str]) -> bool:
         """Tell whether every consumer group of ``streams`` has read and acknowledged everything."""
-        for stream in streams:
-            for info in await self.backend.groups(stream):
-                if info.pending or info.lag is None or info.lag:
-                    return False
-        return True
+        return not any(info.pending or info.lag is None or info.lag for info in await self.backend.groups_of(streams))
 
     async def wait_until_quiet(self, streams: Sequence[str], timeout_seconds: float, poll_seconds: float = 0.0) -> bool:
         """Wait until :meth:`quiet` holds (lockstep replays); False if it did not within the timeout."""
@@ -153,7 +152,7 @@ class Bus:
         while loop.time() < deadline:
             if await self.quiet(streams):
                 return True
-            await asyncio.sleep(poll_seconds)
+            await self.backend.wait_for_activity(max(poll_seconds, QUIET_POLL_FLOOR_SECONDS))
         return False
 
     async def length(self, stream: str) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
@@ -47,11 +47,17 @@ class _Stream:
 
 
 class MemoryBackend:
-    """A single-process stand-in for Redis streams; ``available`` simulates an outage."""
+    """A single-process stand-in for Redis streams; ``available`` simulates an outage.
+
+    A blocked reader waits on the streams it reads only, and an append wakes only those readers: an
+    in-process session runs several consumers, and waking all of them on every entry cost more than
+    handling the entries.
+    """
 
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}
-        self._changed = asyncio.Condition()
+        self._readers: dict[str, set[asyncio.Future[None]]] = {}  # per stream: blocked readers to wake
+        self._watchers: set[asyncio.Future[None]] = set()  # woken by any append or acknowledgement
         self.available = True
 
     def _check(self) -> None:
@@ -79,8 +85,8 @@ class MemoryBackend:
         excess = len(state.keys) - maxlen
         if excess > 0:
             del state.keys[:excess], state.ids[:excess], state.fields[:excess]
-        async with self._changed:
-            self._changed.notify_all()
+        _wake(self._readers.pop(stream, ()))
+        self._activity()
         return entry_id
 
     async def ensure_group(self, stream: str, group: str) -> None:
@@ -98,7 +104,7 @@ class MemoryBackend:
             remaining = deadline - time.monotonic()
             if entries or not blocking or remaining <= 0:
                 return entries
-            await self._wait(remaining)
+            await self._wait(positions, remaining)
 
     def _read_group_now(self, group: str, consumer: str, positions: dict[str, str], count: int) -> list[RawEntry]:
         entries: list[RawEntry] = []
@@ -127,10 +133,34 @@ class MemoryBackend:
                     entries.append(RawEntry(stream, entry_id, dict(fields) if fields else None))
         return entries
 
-    async def _wait(self, seconds: float) -> None:
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), seconds)
+    async def _wait(self, streams: Iterable[str], seconds: float) -> None:
+        """Wait until one of ``streams`` gets an entry, or ``seconds`` pass."""
+        waiter = asyncio.get_running_loop().create_future()
+        names = list(streams)
+        for stream in names:
+            self._readers.setdefault(stream, set()).add(waiter)
+        try:
+            async with asyncio.timeout(seconds):
+                await waiter
+        except TimeoutError:
+            pass
+        finally:
+            for stream in names:
+                self._readers.get(stream, set()).discard(waiter)
+
+    def _activity(self) -> None:
+        watchers, self._watchers = self._watchers, set()
+        _wake(watchers)
+
+    async def wait_for_activity(self, seconds: float) -> None:
+        """Return after the next append or acknowledgement, or after ``seconds``."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._watchers.add(waiter)
+        try:
+            async with asyncio.timeout(seconds):
+                await waiter
+        except TimeoutError:
+            self._watchers.discard(waiter)
 
     async def autoclaim(
         self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
@@ -167,6 +197,7 @@ class MemoryBackend:
     async def ack(self, stream: str, group: str, entry_id: str) -> None:
         self._check()
         self._group(stream, group).pending.pop(entry_id, None)
+        self._activity()
 
     async def add_and_ack(
         self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
@@ -193,7 +224,7 @@ class MemoryBackend:
             remaining = deadline - time.monotonic()
             if entries or remaining <= 0:
                 return entries
-            await self._wait(remaining)
+            await self._wait(resolved, remaining)
 
     async def groups(self, stream: str) -> list[GroupInfo]:
         self._check()
@@ -210,6 +241,12 @@ class MemoryBackend:
             )
             for name, group in state.groups.items()
         ]
+
+    async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
+        infos: list[GroupInfo] = []
+        for stream in streams:
+            infos += await self.groups(stream)
+        return infos
 
     async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
         self._check()
@@ -230,3 +267,9 @@ class MemoryBackend:
 
     async def close(self) -> None:
         return None
+
+
+def _wake(waiters: Iterable[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)

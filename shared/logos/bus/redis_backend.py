@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -121,16 +122,22 @@ class RedisBackend:
             groups = await self._call(self._client.xinfo_groups(stream))
         except redis_errors.ResponseError:
             return []
-        return [
-            GroupInfo(
-                stream,
-                int(info["pending"]),
-                None if info.get("lag") is None else int(info["lag"]),
-                _text(info["name"]),
-                _text(info["last-delivered-id"]),
-            )
-            for info in groups
-        ]
+        return _group_infos(stream, groups)
+
+    async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
+        pipeline = self._client.pipeline(transaction=False)
+        for stream in streams:
+            pipeline.xinfo_groups(stream)
+        replies = await self._call(pipeline.execute(raise_on_error=False))
+        infos: list[GroupInfo] = []
+        for stream, reply in zip(streams, replies, strict=True):
+            if isinstance(reply, Exception):
+                translated = _translate(reply)
+                if translated is not reply or not isinstance(reply, redis_errors.ResponseError):
+                    raise translated
+                continue  # no such stream yet: no groups
+            infos += _group_infos(stream, reply)
+        return infos
 
     async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
         items = await self._call(self._client.xrevrange(stream, max=end, min="-", count=count))
@@ -145,6 +152,9 @@ class RedisBackend:
         except (TimeoutError, *_UNAVAILABLE, redis_errors.ResponseError):
             return False
 
+    async def wait_for_activity(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # Redis tells no one about acknowledgements: poll
+
     async def close(self) -> None:
         await self._client.aclose()
 
@@ -152,3 +162,16 @@ class RedisBackend:
 def _id_key(entry_id: str) -> tuple[int, int]:
     milliseconds, _, sequence = entry_id.partition("-")
     return int(milliseconds), int(sequence or 0)
+
+
+def _group_infos(stream: str, groups: list[dict[str, Any]]) -> list[GroupInfo]:
+    return [
+        GroupInfo(
+            stream,
+            int(info["pending"]),
+            None if info.get("lag") is None else int(info["lag"]),
+            _text(info["name"]),
+            _text(info["last-delivered-id"]),
+        )
+        for info in groups
+    ]

@@ -23,7 +23,9 @@ from logos.strategies import Strategy, StrategyParams
 from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
-COLUMNS = ["open", "high", "low", "close", "volume"]
+# built once: pandas converts a list of column names into an Index on every frame otherwise
+COLUMNS = pd.Index(["open", "high", "low", "close", "volume"])
+UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTENT_NAMESPACE = uuid.UUID("0b7e2f38-93a4-4c44-9f1a-4f4b2a6d1c55")
 
@@ -102,8 +104,9 @@ class StrategyRunner:
     def _decide(self, symbol: str, snapshot: AccountSnapshot) -> Decision:
         state = self._symbols[symbol]
         bar = state.bars[-1]
-        index = pd.DatetimeIndex(np.array(state.nanoseconds, dtype="datetime64[ns]"), name="timestamp")
-        frame = pd.DataFrame(np.array(state.rows), columns=COLUMNS, index=index.tz_localize(UTC), copy=False)
+        index = pd.DatetimeIndex(np.array(state.nanoseconds, dtype="datetime64[ns]"), dtype=UTC_NANOSECONDS,
+                                 name="timestamp")  # fmt: skip
+        frame = pd.DataFrame(np.array(state.rows), columns=COLUMNS, index=index, copy=False)
         # the target at t and at t - 1, both from this window: whether the target changed follows from
         # the bars alone, so a restarted runner decides exactly as an uninterrupted one
         targets = self.strategy.targets(frame, self.params)
