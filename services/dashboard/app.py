@@ -1,47 +1,37 @@
 """The read-only dashboard: ``streamlit run services/dashboard/app.py`` (or ``logos serve dashboard``).
 
-It reads the artifact store and never writes. Health: ``GET /_stcore/health``.
+It reads the artifact store under ``LOGOS_HOME`` (runs/, logs/) and never writes, trades or shows a
+secret. Health: ``GET /_stcore/health``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from logos import __version__
-from services.dashboard.config import DashboardSettings
+from services.dashboard.state import current_paths
 
-
-def _count_dirs(path: Path) -> int:
-    return sum(1 for child in path.iterdir() if child.is_dir()) if path.is_dir() else 0
+PAGES = {
+    "Results": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/backtests.py", title="Backtests", icon=":material/query_stats:"),
+        st.Page("pages/live_monitor.py", title="Live Monitor", icon=":material/monitor_heart:"),
+    ],
+    "Reference": [
+        st.Page("pages/strategy_lab.py", title="Strategy Lab", icon=":material/science:"),
+        st.Page("pages/tutor.py", title="Tutor", icon=":material/school:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    ],
+}
 
 
 def main() -> None:
-    """Render the overview page."""
-    settings = DashboardSettings()
-    paths = settings.logos.paths
-    st.set_page_config(page_title="Logos", layout="wide")
-    st.title("Logos")
-    st.caption(f"version {__version__} · read-only view of {paths.root.resolve()}")
-    backtests = (
-        [
-            path
-            for path in paths.runs.iterdir()
-            if path.is_dir() and path.name not in {"live", "ml", "brain", "portfolio", "monitoring", "lessons"}
-        ]
-        if paths.runs.is_dir()
-        else []
-    )
-    left, middle, right = st.columns(3)
-    left.metric("Backtests", len(backtests))
-    middle.metric("Live sessions", _count_dirs(paths.live_sessions))
-    right.metric("Model runs", _count_dirs(paths.ml_runs))
-    if not backtests and not paths.live_sessions.is_dir():
-        st.info(
-            "Nothing to show yet: no backtests and no live sessions under "
-            f"`{paths.runs}`. Run a paper session (`make paper`) or a backtest, and this page fills in."
-        )
+    """Lay out the frame every page shares and run the selected page."""
+    st.set_page_config(page_title="Logos", page_icon=":material/insights:", layout="wide")
+    page = st.navigation(PAGES)
+    with st.sidebar:
+        st.caption(f"Logos {__version__} · read-only view of `{current_paths().root}`")
+    page.run()
 
 
 main()

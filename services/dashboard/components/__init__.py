@@ -1,0 +1,1 @@
+"""Building blocks the pages share: empty states, metric cards, charts, the trades table, the log viewer."""

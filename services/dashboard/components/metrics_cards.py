@@ -1,0 +1,54 @@
+"""Metric cards: CAGR, Sharpe, MaxDD, WinRate and Exposure of a run, with deltas against another run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+# (metrics.json key, label, kind, help)
+CARDS = (
+    ("cagr", "CAGR", "percent", "Compound annual growth rate of equity."),
+    ("sharpe", "Sharpe", "ratio", "Annualized mean of per-bar returns over their standard deviation."),
+    ("max_drawdown", "MaxDD", "percent", "Deepest fall of equity below its running peak."),
+    ("win_rate", "WinRate", "percent", "Share of round trips that made money after fees."),
+    ("exposure", "Exposure", "percent", "Share of bars with a position."),
+)
+
+
+def number(value: Any) -> float | None:
+    """The metric as a float, or None when it is missing or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if result == result else None  # NaN counts as missing
+
+
+def formatted(value: Any, kind: str) -> str:
+    result = number(value)
+    if result is None:
+        return "—"
+    if kind == "percent":
+        return f"{result * 100:,.2f} %" if abs(result) < 1e6 else f"{result:.3g}x"
+    return f"{result:,.2f}"
+
+
+def delta(value: Any, other: Any, kind: str) -> str | None:
+    """The change from ``other`` to ``value`` (percentage points for percent metrics)."""
+    current, base = number(value), number(other)
+    if current is None or base is None:
+        return None
+    change = current - base
+    return f"{change * 100:+,.2f} pp" if kind == "percent" else f"{change:+,.2f}"
+
+
+def metrics_cards(metrics: Mapping[str, Any], compare_to: Mapping[str, Any] | None = None) -> None:
+    """Render one card per metric; with ``compare_to``, each card shows its delta against it."""
+    columns = st.columns(len(CARDS))
+    for column, (key, label, kind, help_text) in zip(columns, CARDS, strict=True):
+        change = delta(metrics.get(key), compare_to.get(key), kind) if compare_to is not None else None
+        column.metric(label, formatted(metrics.get(key), kind), delta=change, help=help_text, border=True)
