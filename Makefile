@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export RISK_CONTROL_TOKEN ?= $(shell mkdir -p .logos && { [ -s .logos/control-token ] || \
 	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > .logos/control-token; } && cat .logos/control-token)
 
-.PHONY: help install paper replay test lint format typecheck unit integration e2e bench lock clean
+.PHONY: help install paper replay test lint format typecheck unit integration e2e bench lock clean screenshots
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -60,6 +60,10 @@ bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtes
 	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
 	python bench/backtest_speed.py
+	python bench/dashboard_load.py
+
+screenshots: install  ## Refresh docs/img/dashboard_*.png: every dashboard page in headless Chromium
+	LOGOS_SCREENSHOTS=$(CURDIR)/docs/img python -m pytest tests/ui/test_browser.py -q
 
 lock: install  ## Re-pin the whole dependency tree into requirements.lock
 	@{ echo "# The whole dependency tree, pinned. Regenerate with: make lock"; \

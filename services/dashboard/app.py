@@ -28,6 +28,8 @@ PAGES = {
 def main() -> None:
     """Lay out the frame every page shares and run the selected page."""
     st.set_page_config(page_title="Logos", page_icon=":material/insights:", layout="wide")
+    # metric values a little smaller than Streamlit's default, so five cards fit a 1280 px window unclipped
+    st.html("<style>[data-testid='stMetricValue'] { font-size: 1.6rem; }</style>")
     page = st.navigation(PAGES)
     with st.sidebar:
         st.caption(f"Logos {__version__} · read-only view of `{current_paths().root}`")

@@ -146,13 +146,13 @@ def parse_text(path: Path) -> str:
 
 
 def csv_parser(required: tuple[str, ...] = ()) -> Callable[[Path], pd.DataFrame]:
-    """Return a parser of a CSV with a header, reading only whole lines, all columns as text."""
+    """Return a parser of a CSV with a header, reading only whole lines (column types inferred)."""
 
     def parse(path: Path) -> pd.DataFrame:
         data = complete_lines(path.read_bytes())
         if not data.strip():
             raise ValueError("the file is empty")
-        frame = pd.read_csv(BytesIO(data), dtype=str, keep_default_na=False, engine="c")
+        frame = pd.read_csv(BytesIO(data), engine="c")
         missing = [column for column in required if column not in frame.columns]
         if missing:
             raise ValueError(f"missing columns {', '.join(missing)}")

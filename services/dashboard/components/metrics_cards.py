@@ -33,8 +33,11 @@ def formatted(value: Any, kind: str) -> str:
     if result is None:
         return "—"
     if kind == "percent":
-        return f"{result * 100:,.2f} %" if abs(result) < 1e6 else f"{result:.3g}x"
-    return f"{result:,.2f}"
+        percent = result * 100
+        if abs(percent) >= 1e6:
+            return f"{percent:.2e} %"
+        return f"{percent:,.0f} %" if abs(percent) >= 1000 else f"{percent:,.2f} %"
+    return f"{result:,.0f}" if abs(result) >= 10_000 else f"{result:,.2f}"
 
 
 def delta(value: Any, other: Any, kind: str) -> str | None:

@@ -50,7 +50,7 @@ def trades_table(trades: pd.DataFrame, key: str, file_name: str = "trades.csv") 
     st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(
         "Download filtered fills (CSV)",
-        data=rows.to_csv(index=False).encode("utf-8"),
+        data=lambda: rows.to_csv(index=False).encode("utf-8"),  # built only when clicked
         file_name=file_name,
         mime="text/csv",
         key=f"{key}_download",

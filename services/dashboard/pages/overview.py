@@ -52,12 +52,18 @@ def main() -> None:
     kpis[1].metric("Strategies tested", len(strategies), border=True)
     kpis[2].metric("Live sessions", len(sessions), border=True)
     kpis[3].metric("Model runs", len(models), border=True)
-    last = backtests[0].modified.strftime("%Y-%m-%d %H:%M UTC") if backtests else "—"
-    kpis[4].metric("Last backtest", last, border=True)
+    last = backtests[0].modified if backtests else None
+    kpis[4].metric(
+        "Last backtest",
+        last.strftime("%b %d") if last else "—",
+        help=f"Newest run directory, modified {last:%Y-%m-%d %H:%M} UTC." if last else None,
+        border=True,
+    )
 
     st.subheader("Recent backtests")
     if backtests:
-        st.dataframe(recent_table(backtests), hide_index=True, width="stretch")
+        narrow = {"run": st.column_config.TextColumn(width="medium")}
+        st.dataframe(recent_table(backtests), hide_index=True, width="stretch", column_config=narrow)
     else:
         empty_state(
             "No backtests yet",
