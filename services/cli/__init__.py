@@ -9,6 +9,7 @@ import typer
 
 from logos import __version__
 from services.cli import backtest, contracts, ml, stack, trade
+from services.cli.brokers import brokers_app, validate_config
 
 app = typer.Typer(
     name="logos",
@@ -29,6 +30,8 @@ app.command()(stack.healthcheck)
 app.command()(stack.status)
 app.command()(stack.kill)
 app.command()(stack.resume)
+app.add_typer(brokers_app, name="brokers")
+app.command("validate-config")(validate_config)
 
 
 @app.command()

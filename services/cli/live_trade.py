@@ -20,6 +20,7 @@ from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
+from services.cli.brokers import BrokerChoice
 from services.cli.options import fail, parse_decimal
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
@@ -88,6 +89,7 @@ def trade_live(
     fill: FillTiming,
     sizing: str,
     session_id: str | None,
+    choice: BrokerChoice | None = None,
 ) -> None:
     """Check the options, then run a live paper session until Ctrl-C and say where its artifacts are."""
     wanted = [name for item in symbols for name in item.split(",") if name.strip()]
@@ -102,6 +104,8 @@ def trade_live(
         slippage = parse_decimal("--slippage-bps", slippage_bps)
         fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee, slippage_bps=slippage)
         executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
+        if choice is not None:
+            executor_settings = choice.apply(executor_settings)
         if session_id:
             executor_settings = executor_settings.model_copy(update={"session_id": session_id})
         session_dir = logos.paths.live_session(executor_settings.session_id)

@@ -22,6 +22,7 @@ from logos.contracts import DeadLetter, ServiceStatus
 from logos.redact import redact_text
 from logos.settings import LogosSettings
 from services.brain.config import BrainSettings
+from services.cli.brokers import refuse_unsafe_start
 from services.dashboard.config import DashboardSettings
 from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
@@ -80,8 +81,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
 ) -> None:
-    """Run one service in the foreground until Ctrl-C or SIGTERM."""
+    """Run one service in the foreground until Ctrl-C or SIGTERM; an unsafe configuration stops it first."""
     entry = _entry(name)
+    refuse_unsafe_start(name)
     settings: Any = entry.settings()
     bind_host, bind_port = host or settings.host, port or settings.port
     if entry.app is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import typer
@@ -18,6 +18,7 @@ from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
+from services.cli.brokers import BrokerChoice
 from services.cli.live_trade import trade_live
 from services.cli.options import (
     CashOption,
@@ -92,14 +93,32 @@ def trade(
     fill: FillOption = FillTiming.NEXT_OPEN,
     sizing: SizingOption = "equity:1.0",
     session_id: Annotated[str | None, typer.Option(help="Session directory name (default: the time).")] = None,
+    broker: Annotated[
+        Literal["paper", "ccxt", "alpaca", "ib"], typer.Option(help="paper, or a venue (ccxt, alpaca) with --dry-run.")
+    ] = "paper",
+    exchange: Annotated[str | None, typer.Option(help="The ccxt exchange id (e.g. binance).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build each venue request and record it as dry_run; send nothing.")
+    ] = False,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="The exchange's testnet (ccxt).")] = False,
+    venue_symbol: Annotated[
+        list[str] | None, typer.Option(help="Our symbol to the venue's, OURS=VENUE (e.g. BTC-USD=BTC/USDT).")
+    ] = None,
+    i_acknowledge_risk: Annotated[
+        bool, typer.Option("--i-acknowledge-risk", help="Required with --live: real orders, real money.")
+    ] = False,
 ) -> None:
     """Run a paper session in one process and write its artifacts under runs/live/sessions/."""
-    if not paper:
-        raise fail("live trading is not available from `logos trade` yet; run with --paper")
+    choice = BrokerChoice(broker, exchange, dry_run, sandbox, venue_symbol or [], not paper, i_acknowledge_risk)
+    venue_settings = choice.apply(ExecutorSettings())
+    if venue_settings.live or venue_settings.broker != "paper":
+        choice.refuse_unsafe(venue_settings)  # the validator's lines, and no live order routing yet
     if feed in LIVE_PROVIDERS:
         if data is not None or fixture is not None:
             raise fail(f"--feed {feed} polls live bars; --data and --fixture belong to --feed replay")
-        trade_live(feed, strategy, symbols or [], param or [], cash, fee_bps, slippage_bps, fill, sizing, session_id)
+        trade_live(
+            feed, strategy, symbols or [], param or [], cash, fee_bps, slippage_bps, fill, sizing, session_id, choice
+        )
         return
     if feed != "replay":
         raise fail(f"unknown feed {feed!r}; use --feed replay, yfinance or ccxt")
@@ -122,6 +141,7 @@ def trade(
         fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee,
                                 slippage_bps=parse_decimal("--slippage-bps", slippage_bps))  # fmt: skip
         executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
+        executor_settings = choice.apply(executor_settings)
         if session_id:
             executor_settings = executor_settings.model_copy(update={"session_id": session_id})
         session_dir = logos.paths.live_session(executor_settings.session_id)

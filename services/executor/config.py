@@ -1,11 +1,18 @@
-"""Settings of the executor (prefix ``EXECUTOR_``): the paper account and its fill model."""
+"""Settings of the executor (prefix ``EXECUTOR_``): the paper account, its fill model and the broker it sends to.
+
+Paper is the default. A venue broker (ccxt, alpaca) runs in dry-run (every request built, none
+sent) or, only with ``EXECUTOR_LIVE`` and ``EXECUTOR_ACKNOWLEDGE_RISK`` and validated credentials,
+live; ``logos validate-config`` refuses anything in between. Alpaca's keys may also come from the
+conventional ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY``.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from logos.execution.fill_model import FillModelConfig
@@ -19,10 +26,48 @@ def _session_id() -> str:
 class ExecutorSettings(ServiceSettings):
     """The paper broker's account, costs and session."""
 
-    model_config = SettingsConfigDict(env_prefix="EXECUTOR_", env_nested_delimiter="__", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="EXECUTOR_", env_nested_delimiter="__", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     port: int = Field(default=8004, ge=1, le=65535, description="Port of the HTTP API.")
     cash: Decimal = Field(default=Decimal(100_000), gt=0, description="Starting cash of the paper account.")
     fills: FillModelConfig = Field(default_factory=FillModelConfig, description="Timing, slippage and fees of fills.")
     account: str = Field(default="paper", min_length=1, description="Name of the account in snapshots.")
     session_id: str = Field(default_factory=_session_id, pattern=r"^[A-Za-z0-9._-]+$", description="Session directory.")
+
+    broker: Literal["paper", "ccxt", "alpaca", "ib"] = Field(
+        default="paper", description="Where orders go: the paper broker, a ccxt exchange, Alpaca (IB: not yet)."
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Build every venue request (metadata, rounding, limits) and record it as DRY_RUN; send none.",
+    )
+    live: bool = Field(default=False, description="Trade real money; needs acknowledge_risk and checked credentials.")
+    acknowledge_risk: bool = Field(default=False, description="Set by --i-acknowledge-risk; required with live.")
+    exchange: str = Field(default="", description="The ccxt exchange id (binance, kraken, ...).")
+    sandbox: bool = Field(default=False, description="Use the exchange's sandbox or testnet (ccxt).")
+    symbol_map: dict[str, str] = Field(
+        default_factory=dict, description='Our symbol to the venue\'s, as JSON: {"BTC-USD": "BTC/USDT"}.'
+    )
+    ccxt_api_key: SecretStr | None = Field(default=None, description="API key of the ccxt exchange account.")
+    ccxt_secret: SecretStr | None = Field(default=None, description="API secret of the ccxt exchange account.")
+    ccxt_password: SecretStr | None = Field(default=None, description="API passphrase, where the exchange has one.")
+    alpaca_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXECUTOR_ALPACA_API_KEY", "APCA_API_KEY_ID", "alpaca_api_key"),
+        description="Alpaca key id (paper keys start PK, live keys AK).",
+    )
+    alpaca_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EXECUTOR_ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY", "alpaca_secret_key"),
+        description="Alpaca secret key.",
+    )
+
+    def venue_endpoint(self) -> str:
+        """Which endpoint a venue broker talks to: live, sandbox or paper."""
+        if self.live:
+            return "live"
+        if self.broker == "ccxt":
+            return "sandbox" if self.sandbox else "live"
+        return "paper"

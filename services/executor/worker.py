@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,12 @@ from logos.contracts import (
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
-from logos.live.paper_broker import PaperBroker
+from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.session import SessionCorrupt, SessionRecorder
+from logos.redact import redact
 from logos.streams import Group
+from services.executor.brokers.factory import build_broker
+from services.executor.brokers.interface import Broker, OrderRequest, client_order_id
 from services.executor.config import ExecutorSettings
 from services.runtime.errors import StartupRefused
 from services.runtime.settings import ServiceSettings
@@ -47,10 +51,13 @@ class ExecutorWorker(ServiceWorker):
         if "session_id" not in settings.model_fields_set and self.pointer.exists():
             session_id = self.pointer.read_text().strip()  # resume the session a crash interrupted
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
+        self.session_id = session_id
+        self.venue = self._venue(settings)
         self.recorder = SessionRecorder(
             paths,
             session_id,
-            {"account": settings.account, "cash": str(settings.cash), "fills": settings.fills.model_dump(mode="json")},
+            {"account": settings.account, "cash": str(settings.cash), "fills": settings.fills.model_dump(mode="json")}
+            | ({"broker": settings.broker, "exchange": settings.exchange, "dry_run": True} if self.venue else {}),
         )
         try:
             restored = self.recorder.restore(self.broker)
@@ -62,6 +69,21 @@ class ExecutorWorker(ServiceWorker):
                         len(self.broker.working()))  # fmt: skip
         atomic_write_text(self.pointer, session_id + "\n")
         self.finished = False
+
+    @staticmethod
+    def _venue(settings: ExecutorSettings) -> Broker | None:
+        """The venue adapter a dry run builds requests with; None on the paper broker alone."""
+        if settings.broker == "paper":
+            return None
+        if not settings.dry_run:
+            raise StartupRefused(
+                f"executor: sending orders to {settings.broker} from the executor is not available in this release; "
+                "set EXECUTOR_DRY_RUN=true to build and record them (docs/RUNBOOK.md)"
+            )
+        try:
+            return build_broker(settings)
+        except ValueError as exc:
+            raise StartupRefused(f"executor: {exc}") from None
 
     def subscriptions(self) -> list[Subscription]:
         streams = [self.names.orders, *self.names.all_bars(), self.names.control]
@@ -86,6 +108,8 @@ class ExecutorWorker(ServiceWorker):
                     return  # the same decision delivered again (before or after a restart)
                 self.recorder.order(message.id, accepted.order, accepted.canceled, accepted.executions,
                                     accepted.rejection)  # fmt: skip
+                if self.venue is not None and accepted.order is not None and accepted.rejection is None:
+                    await self._dry_run(message, accepted.order, self.venue)
                 await self._publish_fills(accepted.executions)
                 if accepted.order is not None and accepted.rejection is not None:
                     log.warning("venue rejected %s: %s", accepted.order.id, accepted.rejection)
@@ -101,6 +125,15 @@ class ExecutorWorker(ServiceWorker):
                     self._cancel_working(message.ts, message.detail)  # a kill through risk's API, too
             case Control() if message.command is ControlCommand.KILL:
                 self._cancel_working(message.ts, message.reason)
+
+    async def _dry_run(self, decision: Order, paper: PaperOrder, venue: Broker) -> None:
+        """Build the venue request the paper order stands for, exactly as it would be sent, and record it."""
+        request = OrderRequest(client_order_id(self.session_id, paper.id), paper.symbol, paper.side, paper.quantity,
+                               paper.order_type, paper.limit_price, self.broker.marks.get(paper.symbol))  # fmt: skip
+        result = await asyncio.to_thread(venue.submit, request)
+        log.info("dry run %s %s %s %s: %s", venue.name, paper.side.value, paper.quantity, paper.symbol, result.reason)
+        self.recorder.dry_run(decision.id, paper, venue.name, result.outcome.value, result.reason,
+                              request.client_order_id, redact(result.request))  # fmt: skip
 
     def _cancel_working(self, when: datetime, reason: str) -> None:
         """Cancel every working order (the kill switch); recorded only when there was one to cancel."""
@@ -132,13 +165,20 @@ class ExecutorWorker(ServiceWorker):
             return
         self.finished = True
         ledger = self.broker.ledger
-        directory = self.recorder.finish(list(self.broker.orders.values()), ledger.executions, ledger.realized_pnl,
-                                         ledger.fees_paid)  # fmt: skip
+        # a dry run's venue requests follow the paper orders in orders.csv (same columns)
+        orders: list[Any] = [*self.broker.orders.values(), *self.recorder.dry_run_orders()]
+        directory = self.recorder.finish(orders, ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.pointer.unlink(missing_ok=True)
         log.info("session artifacts in %s", directory)
 
     def stopped(self) -> None:
         self.finish()
+
+    def warnings(self) -> list[str]:
+        found = super().warnings()
+        if self.venue is not None:
+            found.append(f"dry run against {self.executor_settings.broker}: venue requests are recorded, none is sent")
+        return found
 
     def details(self) -> dict[str, Any]:
         ledger = self.broker.ledger
@@ -148,4 +188,7 @@ class ExecutorWorker(ServiceWorker):
             "positions": {symbol: str(quantity) for symbol, quantity in ledger.positions.items()},
             "fills": len(ledger.executions),
             "working_orders": len(self.broker.working()),
+            "broker": self.executor_settings.broker,
+            "dry_run": self.venue is not None,
+            "dry_run_orders": len(self.recorder.dry_runs),
         }

@@ -61,7 +61,7 @@ def test_trade_when_risk_limit_breaks_then_denials_recorded_with_reason(isolated
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--live"], "live trading is not available"),
+        (["--live"], "EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true"),
         (["--feed", "ccxt"], "--data and --fixture belong to --feed replay"),
         (["--feed", "telegraph"], "unknown feed 'telegraph'"),
         (["--symbol", "NOPE"], "has no NOPE"),

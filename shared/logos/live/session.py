@@ -75,6 +75,29 @@ ORDER_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class DryRunOrder:
+    """An orders.csv row for a venue request a dry run built: status dry_run, or dry_run_denied when refused locally."""
+
+    id: str
+    decision_id: str
+    intent_id: str
+    symbol: str
+    side: str
+    quantity: str
+    filled: str
+    status: str
+    decided_at: str
+    order_type: str
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DryRunOrder:
+        status = "dry_run" if record["outcome"] == "dry_run" else f"dry_run_{record['outcome']}"
+        return cls(record["client_order_id"], record["decision_id"], record["intent_id"], record["symbol"],
+                   record["side"], str(record["quantity"]), "0", status, record["decided_at"],
+                   record["order_type"])  # fmt: skip
+
+
 @dataclass
 class SessionRecorder:
     """Writes one session's events as they happen and its artifacts at the end."""
@@ -85,6 +108,7 @@ class SessionRecorder:
     denials: list[OrderDenied] = field(default_factory=list)
     accounts: list[AccountSnapshot] = field(default_factory=list)
     state_changes: list[TradingStateChanged] = field(default_factory=list)
+    dry_runs: list[dict[str, Any]] = field(default_factory=list)
     _events: TextIO | None = None
 
     @property
@@ -139,6 +163,22 @@ class SessionRecorder:
             rejection=rejection,
         )
 
+    def dry_run(self, decision_id: str, paper: PaperOrder, broker: str, outcome: str, reason: str,
+                client_order_id: str, request: dict[str, Any]) -> None:  # fmt: skip
+        """Record the venue request a dry run built for ``paper`` (never sent); ``request`` holds no secret."""
+        record = {"ts": paper.history[0][0].isoformat(), "decision_id": decision_id, "order_id": paper.id,
+                  "intent_id": paper.intent_id, "client_order_id": client_order_id, "broker": broker,
+                  "symbol": paper.symbol, "side": paper.side.value, "quantity": request.get("quantity")
+                  or request.get("qty") or request.get("amount") or str(paper.quantity),
+                  "decided_at": paper.decided_at.isoformat(), "order_type": paper.order_type.value,
+                  "outcome": outcome, "reason": reason, "request": request}  # fmt: skip
+        self.dry_runs.append(record)
+        self.event("dry_run", **record)
+
+    def dry_run_orders(self) -> list[DryRunOrder]:
+        """The would-be venue orders, as rows for orders.csv after the paper orders that stood in for them."""
+        return [DryRunOrder.from_record(record) for record in self.dry_runs]
+
     def denial(self, denial: OrderDenied) -> None:
         self.denials.append(denial)
         self.event("denied", denial=denial.model_dump(mode="json"))
@@ -187,6 +227,8 @@ class SessionRecorder:
                 self.denials.append(OrderDenied.model_validate(record["denial"]))
             elif kind == "trading_state":
                 self.state_changes.append(TradingStateChanged.model_validate(record["change"]))
+            elif kind == "dry_run":
+                self.dry_runs.append({key: value for key, value in record.items() if key != "event"})
             elif kind == "kill":
                 for order_id in record["canceled"]:
                     broker.orders[order_id].move(datetime.fromisoformat(record["ts"]), OrderStatus.CANCELED)

@@ -1,0 +1,171 @@
+"""`logos validate-config`: one refusal per unsafe configuration, each one line; services refuse to start on them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.executor.brokers.credentials import write_stamp
+from services.executor.config import ExecutorSettings
+
+runner = CliRunner()
+LIVE_KEY, LIVE_SECRET = "AKFAKELIVE0KEY1ID2X3", "liveSECRETfake8Hn3Jm5Kq7Wz"
+PAPER_KEY = "PKFAKEPAPER9KEY8ID7Y"
+
+
+def _refused(monkeypatch: pytest.MonkeyPatch, **env: str) -> list[str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["validate-config"])
+    assert result.exit_code == 1, result.output
+    return [line.removeprefix("refused: ") for line in result.output.splitlines() if line.startswith("refused: ")]
+
+
+def _live_alpaca(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"EXECUTOR_BROKER": "alpaca", "EXECUTOR_LIVE": "true", "EXECUTOR_ACKNOWLEDGE_RISK": "true",
+                        "APCA_API_KEY_ID": LIVE_KEY, "APCA_API_SECRET_KEY": LIVE_SECRET}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+
+
+def test_validate_config_when_defaults_then_ok_with_redacted_summary() -> None:
+    result = runner.invoke(app, ["validate-config"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("configuration OK")
+    assert "broker=paper" in result.output and "kill-switch token set" in result.output
+    assert "test-control-token" not in result.output
+
+
+def test_validate_config_when_live_without_acknowledgement_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, EXECUTOR_BROKER="alpaca", EXECUTOR_LIVE="true", APCA_API_KEY_ID=LIVE_KEY,
+                     APCA_API_SECRET_KEY=LIVE_SECRET)  # fmt: skip
+    assert any(line.startswith("EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true") for line in lines)
+
+
+def test_validate_config_when_live_credentials_unchecked_then_refused_until_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _live_alpaca(monkeypatch)
+    lines = _refused(monkeypatch)
+    assert lines == [
+        "EXECUTOR_LIVE=true: the alpaca credentials have not been checked; run `logos brokers check alpaca --live`"
+    ]
+    write_stamp(ExecutorSettings())
+    assert runner.invoke(app, ["validate-config"]).exit_code == 0
+    monkeypatch.setenv("APCA_API_SECRET_KEY", LIVE_SECRET + "changed")
+    assert "changed since they were last checked" in _refused(monkeypatch)[0]
+
+
+def test_validate_config_when_live_without_credentials_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, EXECUTOR_BROKER="ccxt", EXECUTOR_EXCHANGE="binance", EXECUTOR_LIVE="true",
+                     EXECUTOR_ACKNOWLEDGE_RISK="true")  # fmt: skip
+    assert lines == ["EXECUTOR_LIVE=true without ccxt credentials: set EXECUTOR_CCXT_API_KEY and EXECUTOR_CCXT_SECRET"]
+
+
+def test_validate_config_when_paper_keys_on_live_endpoint_or_reverse_then_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _live_alpaca(monkeypatch)
+    monkeypatch.setenv("APCA_API_KEY_ID", PAPER_KEY)
+    assert any("with Alpaca paper keys" in line for line in _refused(monkeypatch))
+    monkeypatch.setenv("EXECUTOR_LIVE", "false")
+    monkeypatch.setenv("EXECUTOR_DRY_RUN", "true")
+    monkeypatch.setenv("APCA_API_KEY_ID", LIVE_KEY)
+    assert _refused(monkeypatch)[0].startswith("Alpaca live keys (the key id starts with AK) with the paper endpoint")
+    sandbox = _refused(monkeypatch, EXECUTOR_BROKER="ccxt", EXECUTOR_EXCHANGE="binance", EXECUTOR_DRY_RUN="false",
+                       EXECUTOR_LIVE="true", EXECUTOR_SANDBOX="true")  # fmt: skip
+    assert any("with EXECUTOR_SANDBOX=true: sandbox keys do not trade on the live exchange" in line for line in sandbox)
+
+
+def test_validate_config_when_kill_switch_token_missing_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RISK_CONTROL_TOKEN")
+    assert _refused(monkeypatch)[0].startswith("RISK_CONTROL_TOKEN is not set: the kill switch needs a token")
+
+
+def test_validate_config_when_limit_above_equity_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, RISK_LIMITS__MAX_ORDER_NOTIONAL="500000")
+    assert ("RISK_LIMITS__MAX_ORDER_NOTIONAL=500000 is above the account's equity 100000 (EXECUTOR_CASH): "
+            "lower it below the equity") in lines  # fmt: skip
+
+
+def test_validate_config_when_limits_missing_then_each_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, RISK_LIMITS='{"max_order_notional": 1000}')
+    assert [line.split(" ")[0] for line in lines] == [
+        "RISK_LIMITS__MAX_POSITION_NOTIONAL",
+        "RISK_LIMITS__MAX_DRAWDOWN",
+        "RISK_LIMITS__MAX_ORDERS_PER_MINUTE",
+    ]
+
+
+def test_validate_config_when_strategy_unknown_or_params_out_of_bounds_then_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _refused(monkeypatch, ML_STRATEGY="no_such")[0].startswith("ML_STRATEGY: unknown strategy 'no_such'")
+    lines = _refused(monkeypatch, ML_STRATEGY="sma_cross", ML_PARAMS='{"fast": 0}')
+    assert lines == ["ML_PARAMS: sma_cross: fast: Input should be greater than or equal to 1"]
+    assert _refused(monkeypatch, ML_PARAMS='{"speed": 3}')[0].startswith("ML_PARAMS: sma_cross has no parameter speed")
+
+
+def test_validate_config_when_dry_run_and_live_at_once_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _live_alpaca(monkeypatch)
+    lines = _refused(monkeypatch, EXECUTOR_DRY_RUN="true")
+    assert lines[0].startswith("EXECUTOR_DRY_RUN and EXECUTOR_LIVE are both set")
+
+
+def test_validate_config_when_ib_selected_then_refused_with_what_to_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, EXECUTOR_BROKER="ib")
+    assert lines == ["EXECUTOR_BROKER=ib: Interactive Brokers is not supported yet; use EXECUTOR_BROKER=alpaca for "
+                     "US equities, ccxt for crypto, or paper"]  # fmt: skip
+
+
+def test_validate_config_when_file_given_then_it_stands_over_the_environment_and_secrets_stay_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "live.yaml"
+    config.write_text(f"EXECUTOR_BROKER: alpaca\nEXECUTOR_LIVE: true\nAPCA_API_KEY_ID: {LIVE_KEY}\n"
+                      f"APCA_API_SECRET_KEY: {LIVE_SECRET}\n")  # fmt: skip
+    result = runner.invoke(app, ["validate-config", str(config)])
+    assert result.exit_code == 1
+    assert LIVE_KEY not in result.output and LIVE_SECRET not in result.output
+    assert "EXECUTOR_ACKNOWLEDGE_RISK" in result.output
+    dotenv = tmp_path / "paper.env"
+    dotenv.write_text("# a dry run on binance\nEXECUTOR_BROKER=ccxt\nEXECUTOR_EXCHANGE=binance\nEXECUTOR_DRY_RUN=true\n"
+                      f"EXECUTOR_CCXT_API_KEY={LIVE_KEY}\n")  # fmt: skip
+    ok = runner.invoke(app, ["validate-config", str(dotenv)])
+    assert ok.exit_code == 0, ok.output
+    assert "broker=ccxt" in ok.output and "key set" in ok.output and LIVE_KEY not in ok.output
+    assert "EXECUTOR_BROKER" not in os.environ  # the file does not leak into the environment
+
+
+def test_validate_config_when_setting_invalid_then_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(monkeypatch, EXECUTOR_BROKER="robinhood")
+    assert lines[0].startswith("EXECUTOR_BROKER: Input should be 'paper', 'ccxt', 'alpaca' or 'ib'")
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "line"),
+    [
+        ("risk", {"RISK_LIMITS__MAX_ORDER_NOTIONAL": "500000"}, "RISK_LIMITS__MAX_ORDER_NOTIONAL=500000 is above"),
+        ("executor", {"EXECUTOR_BROKER": "ib"}, "Interactive Brokers is not supported yet"),
+        ("ml", {"ML_STRATEGY": "no_such"}, "ML_STRATEGY: unknown strategy"),
+    ],
+)
+def test_serve_when_configuration_unsafe_then_exits_non_zero_with_the_line(
+    isolated_home: Path, service: str, env: dict[str, str], line: str
+) -> None:
+    environment = {**os.environ, **env, "LOGOS_REDIS_URL": "redis://127.0.0.1:1/0"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "from services.cli import main; main()", "serve", service],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert f"error: {service}: " in completed.stderr and line in completed.stderr
