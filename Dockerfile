@@ -31,6 +31,6 @@ WORKDIR /srv/logos
 EXPOSE 8001 8002 8003 8004 8005 8501
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-    CMD logos healthcheck "$LOGOS_SERVICE" || exit 1
+    CMD python -m services.healthcheck "$LOGOS_SERVICE" || exit 1
 
 CMD ["sh", "-c", "exec logos serve \"$LOGOS_SERVICE\""]

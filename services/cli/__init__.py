@@ -8,7 +8,7 @@ from types import FrameType
 import typer
 
 from logos import __version__
-from services.cli import backtest, contracts, ml, stack, trade
+from services.cli import backtest, contracts, ml, stack, stack_replay, trade
 from services.cli.brokers import brokers_app, validate_config
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
 app.add_typer(contracts.app, name="contracts")
+stack.stack_app.command("replay-check")(stack_replay.replay_check)
 app.add_typer(stack.stack_app, name="stack")
 app.add_typer(ml.app, name="ml")
 app.add_typer(backtest.strategies_app, name="strategies")

@@ -26,6 +26,7 @@ from services.cli.brokers import refuse_unsafe_start
 from services.dashboard.config import DashboardSettings
 from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
+from services.healthcheck import probe
 from services.ml.config import MLSettings
 from services.risk.config import RiskSettings
 from services.runtime.errors import StartupRefused
@@ -72,7 +73,7 @@ def _port(entry: ServiceEntry) -> int:
     return port
 
 
-def _base_url(entry: ServiceEntry, compose: bool) -> str:
+def base_url(entry: ServiceEntry, compose: bool) -> str:
     return f"http://{entry.name if compose else '127.0.0.1'}:{_port(entry)}"
 
 
@@ -111,7 +112,7 @@ def _control(command: str, reason: str) -> None:
     if not token:
         typer.echo("error: RISK_CONTROL_TOKEN is not set; use the risk service's token", err=True)
         raise typer.Exit(2)
-    url = f"{_base_url(SERVICES['risk'], compose=False)}/{command}"
+    url = f"{base_url(SERVICES['risk'], compose=False)}/{command}"
     try:
         response = httpx.post(url, json={"reason": reason, "issued_by": "cli"},
                               headers={"Authorization": f"Bearer {token}"}, timeout=5)  # fmt: skip
@@ -146,16 +147,10 @@ def healthcheck(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,
 ) -> None:
     """Exit 0 when the service's liveness endpoint answers 200 on this host (container HEALTHCHECK)."""
-    entry = _entry(name)
-    try:
-        response = httpx.get(_base_url(entry, compose=False) + entry.health_path, timeout=timeout)
-    except httpx.HTTPError as exc:
-        typer.echo(f"{name}: unreachable: {exc}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code != 200:
-        typer.echo(f"{name}: HTTP {response.status_code}", err=True)
+    alive, reason = probe(name, timeout)
+    typer.echo(reason, err=not alive)
+    if not alive:
         raise typer.Exit(1)
-    typer.echo(f"{name}: ok")
 
 
 def _probe(client: httpx.Client, url: str) -> int | None:
@@ -172,7 +167,7 @@ def wait_ready(compose: bool, timeout: float, names: list[str] | None = None) ->
     with httpx.Client() as client:
         while waiting and time.monotonic() < deadline:
             for name, entry in list(waiting.items()):
-                if _probe(client, _base_url(entry, compose) + entry.ready_path) == 200:
+                if _probe(client, base_url(entry, compose) + entry.ready_path) == 200:
                     typer.echo(f"  {name:<9} ready")
                     del waiting[name]
             if waiting:
@@ -256,11 +251,11 @@ def status(
     with httpx.Client() as client:
         for name, entry in SERVICES.items():
             if entry.app is None:
-                code = _probe(client, _base_url(entry, compose) + entry.health_path)
+                code = _probe(client, base_url(entry, compose) + entry.health_path)
                 reports[name] = {"state": "ready" if code == 200 else "down"}
                 continue
             try:
-                reports[name] = client.get(_base_url(entry, compose) + "/status", timeout=3.0).json()
+                reports[name] = client.get(base_url(entry, compose) + "/status", timeout=3.0).json()
             except (httpx.HTTPError, json.JSONDecodeError):
                 reports[name] = {"state": "down"}
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from logos.bus import Bus, Delivery
@@ -69,6 +69,7 @@ class ExecutorWorker(ServiceWorker):
                         len(self.broker.working()))  # fmt: skip
         atomic_write_text(self.pointer, session_id + "\n")
         self.finished = False
+        self.last_checkpoint: dict[str, Any] | None = None
 
     @staticmethod
     def _venue(settings: ExecutorSettings) -> Broker | None:
@@ -125,6 +126,8 @@ class ExecutorWorker(ServiceWorker):
                     self._cancel_working(message.ts, message.detail)  # a kill through risk's API, too
             case Control() if message.command is ControlCommand.KILL:
                 self._cancel_working(message.ts, message.reason)
+            case Control() if message.command is ControlCommand.CHECKPOINT:
+                self.checkpoint(f"{message.reason} (by {message.issued_by})")
 
     async def _dry_run(self, decision: Order, paper: PaperOrder, venue: Broker) -> None:
         """Build the venue request the paper order stands for, exactly as it would be sent, and record it."""
@@ -159,15 +162,30 @@ class ExecutorWorker(ServiceWorker):
             )
             await self.publish(self.names.fills, fill)
 
+    def _orders(self) -> list[Any]:
+        # a dry run's venue requests follow the paper orders in orders.csv (same columns)
+        return [*self.broker.orders.values(), *self.recorder.dry_run_orders()]
+
+    def checkpoint(self, reason: str) -> None:
+        """Write the session's artifacts now and keep running (the end of a replay asks for it)."""
+        ledger = self.broker.ledger
+        directory = self.recorder.write(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
+        self.last_checkpoint = {
+            "at": datetime.now(UTC).isoformat(),
+            "bars": len(self.recorder.accounts),
+            "fills": len(ledger.executions),
+            "directory": str(directory),
+            "reason": reason,
+        }
+        log.info("session checkpoint (%s): artifacts in %s", reason, directory)
+
     def finish(self) -> None:
         """Write the session's artifacts (once)."""
         if self.finished:
             return
         self.finished = True
         ledger = self.broker.ledger
-        # a dry run's venue requests follow the paper orders in orders.csv (same columns)
-        orders: list[Any] = [*self.broker.orders.values(), *self.recorder.dry_run_orders()]
-        directory = self.recorder.finish(orders, ledger.executions, ledger.realized_pnl, ledger.fees_paid)
+        directory = self.recorder.finish(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.pointer.unlink(missing_ok=True)
         log.info("session artifacts in %s", directory)
 
@@ -183,7 +201,7 @@ class ExecutorWorker(ServiceWorker):
     def details(self) -> dict[str, Any]:
         ledger = self.broker.ledger
         return {
-            "session": self.executor_settings.session_id,
+            "session": self.recorder.session_id,
             "cash": str(ledger.cash),
             "positions": {symbol: str(quantity) for symbol, quantity in ledger.positions.items()},
             "fills": len(ledger.executions),
@@ -191,4 +209,7 @@ class ExecutorWorker(ServiceWorker):
             "broker": self.executor_settings.broker,
             "dry_run": self.venue is not None,
             "dry_run_orders": len(self.recorder.dry_runs),
+            "bars": len(self.recorder.accounts),
+            "session_directory": str(self.recorder.directory),
+            "checkpoint": self.last_checkpoint,
         }

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from logos.risk.limits import RiskLimits
@@ -45,6 +45,19 @@ class RiskSettings(ServiceSettings):
         default=None,
         description="Where the trading state survives restarts (default: LOGOS_HOME/runs/live/risk_state.json).",
     )
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        """Read ``RISK_LIMITS__<NAME>`` over the conservative defaults: naming one limit keeps the others.
+
+        ``off`` (or ``none``) switches a rule off explicitly.
+        """
+        if not isinstance(value, dict):
+            return value
+        given = {name: None if str(item).strip().lower() in ("off", "none", "null") else item
+                 for name, item in value.items()}  # fmt: skip
+        return DEFAULT_LIMITS.model_dump() | given
 
     def state_path(self) -> Path:
         return self.state_file or self.logos.paths.runs / "live" / "risk_state.json"

@@ -91,7 +91,7 @@ class RiskWorker(ServiceWorker):
             case AccountSnapshot():
                 self.engine.on_account(message)
                 await self.evaluate()
-            case Control():
+            case Control() if message.command is not ControlCommand.CHECKPOINT:
                 await self.control(message.command, message.reason, message.issued_by)
 
     def _count_outcome(self, key: str, *, rejected: bool) -> None:

@@ -128,11 +128,16 @@ class ServiceState(StrEnum):
 
 
 class ControlCommand(StrEnum):
-    """Operator commands: halt stops new orders, kill also cancels open orders, resume re-arms."""
+    """Operator commands: halt stops new orders, kill also cancels open orders, resume re-arms.
+
+    checkpoint asks the executor to write the session's files now (the feed sends it when a replay
+    ends); it changes no trading state.
+    """
 
     HALT = "halt"
     KILL = "kill"
     RESUME = "resume"
+    CHECKPOINT = "checkpoint"
 
 
 WIRE = {"wire": True}

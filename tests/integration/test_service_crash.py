@@ -39,6 +39,7 @@ from tests.support.redis_process import free_port
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 BIN = Path(sys.executable).parent
 TOTAL_FILLS = 59  # sma_cross 10/30 on sma_demo_1m
+SIZING = "notional:20000"  # inside the default risk limits, which a service started with `logos serve` must keep
 
 
 def start(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -63,17 +64,15 @@ async def test_service_when_killed_mid_replay_then_session_equals_the_backtest(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("RISK_LIMITS__MAX_ORDER_NOTIONAL", "1000000")
-    monkeypatch.setenv("RISK_LIMITS__MAX_POSITION_NOTIONAL", "1000000")
     port = free_port()
     env = os.environ | {
         "LOGOS_REDIS_URL": redis_url, "LOGOS_STREAM_PREFIX": names.prefix, "LOGOS_HOME": str(isolated_home),
         "LOGOS_READ_BLOCK_SECONDS": "0.05", "LOGOS_RECLAIM_IDLE_SECONDS": "0.5", f"{victim.upper()}_PORT": str(port),
-        "ML_STRATEGY": "sma_cross", "RISK_CLOCK": "data",
+        "ML_STRATEGY": "sma_cross", "ML_SIZING": SIZING, "RISK_CLOCK": "data",
     }  # fmt: skip
     logos = LogosSettings(redis_url=redis_url, stream_prefix=names.prefix, read_block_seconds=0.05)  # type: ignore[arg-type]
     in_process: dict[str, tuple[Any, Any]] = {
-        "ml": (ml_app, MLSettings(logos=logos, strategy="sma_cross")),  # type: ignore[call-arg]
+        "ml": (ml_app, MLSettings(logos=logos, strategy="sma_cross", sizing=SIZING)),  # type: ignore[call-arg]
         "risk": (risk_app, RiskSettings(logos=logos, clock="data")),  # type: ignore[call-arg]
         "executor": (executor_app, ExecutorSettings(logos=logos)),  # type: ignore[call-arg]
     }
@@ -114,7 +113,8 @@ async def test_service_when_killed_mid_replay_then_session_equals_the_backtest(
     sessions = list((isolated_home / "runs" / "live" / "sessions").iterdir())
     assert len(sessions) == 1
     backtest = CliRunner().invoke(cli, ["backtest", "--fixture", "sma_demo_1m", "--strategy", "sma_cross",
-                                        "--runs-dir", str(tmp_path / "runs"), "--run-id", "b"])  # fmt: skip
+                                        "--sizing", SIZING, "--runs-dir", str(tmp_path / "runs"),
+                                        "--run-id", "b"])  # fmt: skip
     assert backtest.exit_code == 0, backtest.output
     assert (sessions[0] / "trades.csv").read_text() == (tmp_path / "runs" / "b" / "trades.csv").read_text()
     client = redis.Redis.from_url(redis_url)

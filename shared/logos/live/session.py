@@ -36,6 +36,10 @@ def _fill(execution: Execution) -> dict[str, str]:
             "quantity": str(execution.quantity), "price": str(execution.price), "fee": str(execution.fee)}  # fmt: skip
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     """Read a session's event log; a torn last line (a crash mid-write) is dropped, anything else refuses."""
     if not path.exists():
@@ -190,26 +194,33 @@ class SessionRecorder:
         self.state_changes.append(change)
         self.event("trading_state", change=change.model_dump(mode="json"))
 
-    def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
-        """Write the artifact set and point latest_session at it."""
+    def write(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
+        """Write the artifact set, file by file atomically, and point latest_session at it; the log stays open.
+
+        A running session writes it at a checkpoint (the end of a replay), so readers see complete files.
+        """
         if self._events is None:
             self.open()
         directory = self.directory
-        table(executions, EXECUTION_COLUMNS).to_csv(directory / "trades.csv", index=False, lineterminator="\n")
-        table(orders, ORDER_COLUMNS).to_csv(directory / "orders.csv", index=False, lineterminator="\n")
+        _write_csv(table(executions, EXECUTION_COLUMNS), directory / "trades.csv")
+        _write_csv(table(orders, ORDER_COLUMNS), directory / "orders.csv")
         accounts = table(self.accounts, ACCOUNT_COLUMNS)
-        accounts.to_csv(directory / "account.csv", index=False, lineterminator="\n")
+        _write_csv(accounts, directory / "account.csv")
         last = self.accounts[-1] if self.accounts else None
-        positions = table(last.positions if last else (), POSITION_COLUMNS)
-        positions.to_csv(directory / "positions.csv", index=False, lineterminator="\n")
+        _write_csv(table(last.positions if last else (), POSITION_COLUMNS), directory / "positions.csv")
         if last is not None:
             atomic_write_text(directory / "state.json", last.model_dump_json(indent=2) + "\n")
         self._plot(accounts)
         atomic_write_text(directory / "session.md", self._summary(orders, executions, realized, fees, last))
+        self._point_latest()
+        return directory
+
+    def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
+        """Write the artifact set and close the event log: the session is over."""
+        directory = self.write(orders, executions, realized, fees)
         if self._events is not None:
             self._events.close()
             self._events = None
-        self._point_latest()
         return directory
 
     def restore(self, broker: PaperBroker) -> int:
@@ -246,8 +257,11 @@ class SessionRecorder:
         axis.plot(pd.to_datetime(accounts["ts"]), accounts["equity"].astype(float), color="#1f5fbf", linewidth=1.2)
         axis.set_title(f"session {self.session_id}: equity")
         axis.grid(alpha=0.3)
-        figure.savefig(self.directory / "plots" / "equity.png", dpi=100, metadata={"Software": None})
+        target = self.directory / "plots" / "equity.png"
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.png")
+        figure.savefig(temporary, dpi=100, metadata={"Software": None})
         plt.close(figure)
+        os.replace(temporary, target)
 
     def _summary(
         self,

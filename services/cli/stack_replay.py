@@ -1,0 +1,124 @@
+"""``logos stack replay-check``: a replay on the running stack must end with complete files equal to the backtest."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import pandas as pd
+import typer
+
+from logos.backtest.artifacts import EXECUTION_COLUMNS, table
+from logos.backtest.engine import BacktestConfig, run_backtest
+from logos.data.fixtures import fixture_path
+from logos.data.loading import load_bars
+from logos.execution.ledger import Execution
+from logos.orders.sizing import FixedNotional, parse_sizing
+from logos.strategies import get_strategy
+from services.cli.stack import SERVICES, ComposeOption, base_url, wait_ready
+from services.executor.config import ExecutorSettings
+from services.feed.config import FeedSettings
+from services.ml.config import MLSettings
+
+SESSION_FILES = ("trades.csv", "orders.csv", "account.csv", "positions.csv", "session.md", "state.jsonl",
+                 "state.json", "plots/equity.png")  # fmt: skip
+# a multi-symbol session shares one account, so cash differs from per-symbol backtests (and order ids are numbered
+# across symbols); with fixed-notional sizing every other column of a fill must still be the backtest's
+SHARED_ACCOUNT_COLUMNS = ["ts", "symbol", "side", "quantity", "price", "fee", "realized_pnl", "position_after"]
+
+
+def expected_fills(frames: dict[str, pd.DataFrame], ml: MLSettings, executor: ExecutorSettings) -> list[Execution]:
+    """Backtest each symbol with the stack's strategy, sizing, cash and fill model; fills by time, then symbol."""
+    if ml.strategy is None:
+        raise ValueError("ML_STRATEGY is not set: the stack trades nothing, so there is nothing to compare")
+    strategy = get_strategy(ml.strategy)
+    config = BacktestConfig(strategy=ml.strategy, params=strategy.params(ml.params).model_dump(mode="json"),
+                            cash=executor.cash, fills=executor.fills, sizing=parse_sizing(ml.sizing))  # fmt: skip
+    specs = executor.logos.symbol_specs()
+    fills: list[Execution] = []
+    for symbol, frame in frames.items():
+        fills += run_backtest(frame, specs[symbol], strategy, config).executions
+    fills.sort(key=lambda execution: (execution.ts, execution.symbol))
+    return fills
+
+
+def compare_trades(session_trades: str, expected: list[Execution], symbols: int, ml: MLSettings) -> str | None:
+    """Return why the session's trades.csv differs from the backtest's fills, or None when it does not."""
+    backtest = table(expected, EXECUTION_COLUMNS).to_csv(index=False, lineterminator="\n")
+    if symbols == 1:
+        return None if session_trades == backtest else "trades.csv differs from the backtest's fills"
+    if not isinstance(parse_sizing(ml.sizing), FixedNotional):
+        return f"{symbols} symbols share one account: only fixed-notional sizing (ML_SIZING=notional:N) is comparable"
+    from io import StringIO
+
+    session = pd.read_csv(StringIO(session_trades), dtype=str)[SHARED_ACCOUNT_COLUMNS]
+    wanted = pd.read_csv(StringIO(backtest), dtype=str)[SHARED_ACCOUNT_COLUMNS]
+    if session.equals(wanted):
+        return None
+    return f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; they differ (columns compared: " + (
+        ", ".join(SHARED_ACCOUNT_COLUMNS) + ")"
+    )
+
+
+def _details(client: httpx.Client, name: str, compose: bool) -> dict[str, Any]:
+    try:
+        response = client.get(base_url(SERVICES[name], compose) + "/status", timeout=5.0)
+        details: dict[str, Any] = response.json()["details"]
+        return details
+    except (httpx.HTTPError, ValueError, KeyError):
+        return {}
+
+
+def replay_check(
+    compose: ComposeOption = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the replay to finish.")] = 1800.0,
+) -> None:
+    """Wait for the stack's replay to end; exit 0 only if the session's files are complete and equal the backtest."""
+    feed, ml, executor = FeedSettings(), MLSettings(), ExecutorSettings()
+    if feed.provider != "replay":
+        typer.echo(f"replay check: FEED_PROVIDER is {feed.provider!r}; set it to replay", err=True)
+        raise typer.Exit(2)
+    if not wait_ready(compose, 180.0, ["feed", "ml", "risk", "executor"]):
+        raise typer.Exit(1)
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            replay = _details(client, "feed", compose)
+            if replay.get("replay_finished"):
+                break
+            time.sleep(1.0)
+        else:
+            typer.echo(f"replay check FAILED: the replay did not finish within {timeout:.0f}s", err=True)
+            raise typer.Exit(1)
+        replayed = int(replay["replayed"])
+        typer.echo(f"replay finished: {replayed:,} bars; waiting for the executor's checkpoint")
+        while time.monotonic() < deadline:
+            checkpoint = _details(client, "executor", compose).get("checkpoint") or {}
+            if checkpoint.get("bars", 0) >= replayed:
+                break
+            time.sleep(0.5)
+        else:
+            typer.echo("replay check FAILED: the executor wrote no checkpoint of the whole replay", err=True)
+            raise typer.Exit(1)
+    directory = Path(checkpoint["directory"])
+    missing = [name for name in SESSION_FILES if not (directory / name).exists()]
+    if missing:
+        typer.echo(f"replay check FAILED: {directory} lacks {', '.join(missing)}", err=True)
+        raise typer.Exit(1)
+    source = fixture_path(feed.replay_fixture) if feed.replay_fixture else feed.replay_data
+    assert source is not None
+    frames = load_bars(source)
+    if feed.replay_symbols:
+        frames = {symbol: frames[symbol] for symbol in feed.replay_symbols if symbol in frames}
+    try:
+        problem = compare_trades((directory / "trades.csv").read_text(), expected_fills(frames, ml, executor),
+                                 len(frames), ml)  # fmt: skip
+    except ValueError as exc:
+        problem = str(exc)
+    if problem is not None:
+        typer.echo(f"replay check FAILED: {directory}: {problem}", err=True)
+        raise typer.Exit(1)
+    fills = (directory / "trades.csv").read_text().count("\n") - 1
+    typer.echo(f"replay check passed: {replayed:,} bars, {fills} fills equal the backtest's; files in {directory}")
