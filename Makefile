@@ -56,10 +56,11 @@ integration: install  ## Only the tests against a real Redis
 e2e: install  ## Only the end-to-end tests (stack as processes; compose when Docker works)
 	python -m pytest tests/e2e
 
-bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtests against peer engines
+bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtests against peer engines, the pipeline's latency and replay speed, the dashboard
 	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
 	python bench/backtest_speed.py
+	python bench/pipeline_latency.py
 	python bench/dashboard_load.py
 
 screenshots: install  ## Refresh docs/img/dashboard_*.png: every dashboard page in headless Chromium
