@@ -136,9 +136,11 @@ class BrokerChoice:
         if config is not None:
             stack = StackConfig(settings, config.risk, config.ml)
             problems = refusals(stack, None if settings.live else "executor")
-        if settings.live and not problems:
-            problems = ["live order routing from `logos trade` is not available in this release; run the same "
-                        "session with --dry-run (docs/RUNBOOK.md)"]  # fmt: skip
+        if settings.broker != "paper" and not settings.dry_run and not problems:
+            # one process on replayed or polled bars: orders reach a venue only through the executor service
+            problems = ["`logos trade` sends no order to a venue: run this session with --dry-run, and route orders "
+                        "through the stack (`logos serve executor` or `make paper` with EXECUTOR_BROKER set; "
+                        "docs/RUNBOOK.md)"]  # fmt: skip
         if not problems:
             return
         for line in problems:

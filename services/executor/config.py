@@ -1,8 +1,9 @@
 """Settings of the executor (prefix ``EXECUTOR_``): the paper account, its fill model and the broker it sends to.
 
 Paper is the default. A venue broker (ccxt, alpaca) runs in dry-run (every request built, none
-sent) or, only with ``EXECUTOR_LIVE`` and ``EXECUTOR_ACKNOWLEDGE_RISK`` and validated credentials,
-live; ``logos validate-config`` refuses anything in between. Alpaca's keys may also come from the
+sent), against the venue's paper endpoint or testnet, or, only with ``EXECUTOR_LIVE`` and
+``EXECUTOR_ACKNOWLEDGE_RISK`` and validated credentials, live; ``logos validate-config`` refuses
+anything in between. Alpaca's keys may also come from the
 conventional ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY``.
 """
 
@@ -53,6 +54,13 @@ class ExecutorSettings(ServiceSettings):
     ccxt_api_key: SecretStr | None = Field(default=None, description="API key of the ccxt exchange account.")
     ccxt_secret: SecretStr | None = Field(default=None, description="API secret of the ccxt exchange account.")
     ccxt_password: SecretStr | None = Field(default=None, description="API passphrase, where the exchange has one.")
+    poll_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="How often working venue orders are asked for their fills and state."
+    )
+    accept_mismatch: bool = Field(
+        default=False,
+        description="Start although start-up reconciliation found the venue's orders or positions differ (logged).",
+    )
     alpaca_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("EXECUTOR_ALPACA_API_KEY", "APCA_API_KEY_ID", "alpaca_api_key"),

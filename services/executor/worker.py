@@ -1,10 +1,12 @@
-"""The executor's bus side: approved targets to paper orders, bars to fills and account snapshots."""
+"""The executor's bus side: approved targets to paper or venue orders, bars and venue polls to fills and snapshots."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from logos.bus import Bus, Delivery
@@ -27,8 +29,22 @@ from logos.live.session import SessionCorrupt, SessionRecorder
 from logos.redact import redact
 from logos.streams import Group
 from services.executor.brokers.factory import build_broker
-from services.executor.brokers.interface import Broker, OrderRequest, client_order_id
+from services.executor.brokers.interface import (
+    Broker,
+    CredentialsRefused,
+    OrderRequest,
+    VenueUnavailable,
+    client_order_id,
+)
 from services.executor.config import ExecutorSettings
+from services.executor.reconciliation import (
+    HeldPosition,
+    order_differences,
+    position_differences,
+    refusal,
+    venue_names,
+)
+from services.executor.venue_session import VenueSession, VenueStep
 from services.runtime.errors import StartupRefused
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
@@ -37,7 +53,7 @@ log = logging.getLogger("logos.executor")
 
 
 class ExecutorWorker(ServiceWorker):
-    """Runs the paper broker on the streams and records the session."""
+    """Runs the paper broker, or routes to a venue, on the streams and records the session."""
 
     service = "executor"
 
@@ -53,44 +69,129 @@ class ExecutorWorker(ServiceWorker):
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
         self.session_id = session_id
         self.venue = self._venue(settings)
+        venue_settings = {"broker": settings.broker, "exchange": settings.exchange, "dry_run": settings.dry_run,
+                          "endpoint": settings.venue_endpoint()}  # fmt: skip
         self.recorder = SessionRecorder(
             paths,
             session_id,
             {"account": settings.account, "cash": str(settings.cash), "fills": settings.fills.model_dump(mode="json")}
-            | ({"broker": settings.broker, "exchange": settings.exchange, "dry_run": True} if self.venue else {}),
+            | (venue_settings if self.venue else {}),
         )
+        self.routing: VenueSession | None = None  # orders sent to the venue (not a dry run)
+        if self.venue is not None and not settings.dry_run:
+            self.routing = VenueSession(self.broker, self.venue, self.recorder, session_id,
+                                        settings.fills.taker_fee_bps)  # fmt: skip
+        self._lock = asyncio.Lock()  # one venue conversation at a time: a decision, a poll or a kill
         try:
-            restored = self.recorder.restore(self.broker)
+            restored = self.recorder.restore(self.broker, self.routing.restore_event if self.routing else None)
         except (SessionCorrupt, KeyError, ValueError) as exc:
             raise StartupRefused(f"executor: cannot reconcile session {session_id}: {exc}") from None
         if restored:
             log.warning("resumed session %s from %d events: cash %s, positions %s, %d working orders", session_id,
                         restored, self.broker.ledger.cash, dict(self.broker.ledger.positions),
                         len(self.broker.working()))  # fmt: skip
+        self.mismatches: list[str] = []
+        self.startup = VenueStep()
+        if self.routing is not None:
+            self.startup = self._reconcile(self.routing, settings)
         atomic_write_text(self.pointer, session_id + "\n")
         self.finished = False
         self.last_checkpoint: dict[str, Any] | None = None
 
     @staticmethod
     def _venue(settings: ExecutorSettings) -> Broker | None:
-        """The venue adapter a dry run builds requests with; None on the paper broker alone."""
+        """The venue adapter orders go to (or a dry run builds requests with); None on the paper broker alone."""
         if settings.broker == "paper":
             return None
-        if not settings.dry_run:
-            raise StartupRefused(
-                f"executor: sending orders to {settings.broker} from the executor is not available in this release; "
-                "set EXECUTOR_DRY_RUN=true to build and record them (docs/RUNBOOK.md)"
-            )
         try:
             return build_broker(settings)
         except ValueError as exc:
             raise StartupRefused(f"executor: {exc}") from None
+
+    def _reconcile(self, routing: VenueSession, settings: ExecutorSettings) -> VenueStep:
+        """Settle what changed at the venue while we were away, then compare its orders and positions with ours."""
+        venue = routing.venue
+        try:
+            step = routing.poll()
+            venue_open = venue.fetch_open_orders()
+            at_venue = venue.fetch_positions()
+        except (VenueUnavailable, CredentialsRefused) as exc:
+            raise StartupRefused(f"executor: cannot reconcile the session with {venue.name}: {exc}; start again "
+                                 "when the venue answers (docs/RUNBOOK.md, Recovery)") from None  # fmt: skip
+        working = {routing.client_id(paper.id): paper.id for paper in self.broker.working()}
+        symbols = sorted(
+            {*self.broker.ledger.positions, *settings.symbol_map, *(o.symbol for o in self.broker.orders.values())}
+        )
+        held = [self._held(venue, symbol) for symbol in symbols]
+        differences = order_differences(working, venue_open) + position_differences(held, at_venue)
+        self.recorder.event("reconciled", ts=routing.clock().isoformat(), venue=venue.name, differences=differences,
+                            accepted=bool(differences) and settings.accept_mismatch)  # fmt: skip
+        if differences and not settings.accept_mismatch:
+            raise StartupRefused(refusal(venue.name, differences))
+        for line in differences:
+            log.warning("reconciliation difference accepted by EXECUTOR_ACCEPT_MISMATCH: %s", line)
+        self.mismatches = differences
+        return step
+
+    def _held(self, venue: Broker, symbol: str) -> HeldPosition:
+        named = getattr(venue, "venue_symbol", None)
+        venue_symbol = named(symbol) if callable(named) else symbol
+        try:
+            lot = venue.market(symbol).lot_size
+        except Exception:  # the venue's rules are unavailable: our own symbol metadata's lot
+            spec = self.broker.specs.get(symbol)
+            lot = spec.lot_size if spec else Decimal(0)
+        return HeldPosition(symbol, self.broker.ledger.position(symbol), venue_names(str(venue_symbol)), lot)
+
+    async def prepare(self) -> None:
+        """Publish the fills start-up reconciliation found (filled while the executor was down)."""
+        startup, self.startup = self.startup, VenueStep()
+        await self._publish_step(startup)
+
+    def loops(self) -> list[Any]:
+        return [self._poll_loop()] if self.routing is not None else []
+
+    async def _poll_loop(self) -> None:
+        """Ask the venue about working orders every EXECUTOR_POLL_SECONDS until the service stops."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.executor_settings.poll_seconds)
+            if self.stopping.is_set():
+                return
+            await self.poll_venue()
+
+    async def poll_venue(self) -> None:
+        """Book what the venue reports for the working orders and publish it."""
+        assert self.routing is not None
+        async with self._lock:
+            step = await asyncio.to_thread(self.routing.poll)
+            await self._publish_step(step)
+
+    async def _publish_step(self, step: VenueStep) -> None:
+        assert self.venue is not None or not (step.fills or step.rejections)
+        for execution, cumulative in step.fills:
+            order = self.broker.orders[execution.order_id]
+            fill = Fill(id=f"fill|{order.id}|{cumulative}", ts=execution.ts, order_id=order.id,
+                        intent_id=order.intent_id, symbol=execution.symbol, side=execution.side,
+                        quantity=execution.quantity, price=execution.price, fee=execution.fee,
+                        broker=self.venue.name if self.venue else "paper")  # fmt: skip
+            await self.publish(self.names.fills, fill)
+        for paper, reason in step.rejections:
+            rejected = OrderRejected(id=f"rejected|{paper.decision_id}", order_id=paper.id,
+                                     intent_id=paper.intent_id, symbol=paper.symbol, reason=reason)  # fmt: skip
+            await self.publish(self.names.fills, rejected)
+        if step.fills and self.routing is not None:
+            await self.publish(self.names.account, self.routing.snapshot(self.executor_settings.account))
 
     def subscriptions(self) -> list[Subscription]:
         streams = [self.names.orders, *self.names.all_bars(), self.names.control]
         return [Subscription(Group.EXECUTOR, streams, self.handle)]
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
+        async with self._lock:
+            await self._handle(message)
+
+    async def _handle(self, message: Message) -> None:
         match message:
             case Bar():
                 last = self.broker.last_bar.get(message.symbol)
@@ -98,11 +199,19 @@ class ExecutorWorker(ServiceWorker):
                     # handled before a restart: only the acknowledgement was lost; say it again
                     await self.publish(self.names.account, self.broker.snapshot(last, self.executor_settings.account))
                     return
-                executions = self.broker.on_bar(message)
+                if self.routing is not None:
+                    self.routing.on_bar(message)  # the venue fills; the bar only marks
+                    executions: list[Execution] = []
+                else:
+                    executions = self.broker.on_bar(message)
                 snapshot = self.broker.snapshot(message, self.executor_settings.account)
                 self.recorder.bar(message, executions, snapshot)  # one line: the bar's effects, all or nothing
                 await self._publish_fills(executions)
                 await self.publish(self.names.account, snapshot)
+            case Order() if self.routing is not None:
+                step = await asyncio.to_thread(self.routing.on_order, message)
+                if step is not None:  # None: the same decision delivered again
+                    await self._publish_step(step)
             case Order():
                 accepted = self.broker.on_order(message, message.ts)
                 if accepted is None:
@@ -123,9 +232,9 @@ class ExecutorWorker(ServiceWorker):
             case TradingStateChanged():
                 self.recorder.state_change(message)
                 if message.kill_switch and message.cause == "kill_switch":
-                    self._cancel_working(message.ts, message.detail)  # a kill through risk's API, too
+                    await self._kill(message.ts, message.detail)  # a kill through risk's API, too
             case Control() if message.command is ControlCommand.KILL:
-                self._cancel_working(message.ts, message.reason)
+                await self._kill(message.ts, message.reason)
             case Control() if message.command is ControlCommand.CHECKPOINT:
                 self.checkpoint(f"{message.reason} (by {message.issued_by})")
 
@@ -137,6 +246,19 @@ class ExecutorWorker(ServiceWorker):
         log.info("dry run %s %s %s %s: %s", venue.name, paper.side.value, paper.quantity, paper.symbol, result.reason)
         self.recorder.dry_run(decision.id, paper, venue.name, result.outcome.value, result.reason,
                               request.client_order_id, redact(result.request))  # fmt: skip
+
+    async def _kill(self, when: datetime, reason: str) -> None:
+        """The kill switch: cancel every working order, at the venue when orders go to one."""
+        if self.routing is None:
+            self._cancel_working(when, reason)
+            return
+        if not self.broker.working():
+            return
+        step, outcomes = await asyncio.to_thread(self.routing.cancel_all)
+        for order_id, outcome in outcomes.items():
+            log.warning("kill switch: %s at %s: %s", order_id, self.routing.venue.name, outcome)
+        self.recorder.event("venue_kill", ts=when.isoformat(), reason=reason, outcomes=outcomes)
+        await self._publish_step(step)
 
     def _cancel_working(self, when: datetime, reason: str) -> None:
         """Cancel every working order (the kill switch); recorded only when there was one to cancel."""
@@ -166,8 +288,14 @@ class ExecutorWorker(ServiceWorker):
         # a dry run's venue requests follow the paper orders in orders.csv (same columns)
         return [*self.broker.orders.values(), *self.recorder.dry_run_orders()]
 
+    def _note_venue(self) -> None:
+        if self.routing is not None:
+            self.recorder.notes = self.routing.notes() + [f"- reconciliation difference accepted: {line}"
+                                                          for line in self.mismatches]  # fmt: skip
+
     def checkpoint(self, reason: str) -> None:
         """Write the session's artifacts now and keep running (the end of a replay asks for it)."""
+        self._note_venue()
         ledger = self.broker.ledger
         directory = self.recorder.write(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.last_checkpoint = {
@@ -184,6 +312,7 @@ class ExecutorWorker(ServiceWorker):
         if self.finished:
             return
         self.finished = True
+        self._note_venue()
         ledger = self.broker.ledger
         directory = self.recorder.finish(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.pointer.unlink(missing_ok=True)
@@ -194,8 +323,14 @@ class ExecutorWorker(ServiceWorker):
 
     def warnings(self) -> list[str]:
         found = super().warnings()
-        if self.venue is not None:
-            found.append(f"dry run against {self.executor_settings.broker}: venue requests are recorded, none is sent")
+        settings = self.executor_settings
+        if self.venue is not None and settings.dry_run:
+            found.append(f"dry run against {settings.broker}: venue requests are recorded, none is sent")
+        if self.routing is not None:
+            money = "LIVE: real money" if settings.live else f"the venue's {settings.venue_endpoint()} endpoint"
+            found.append(f"orders are sent to {settings.broker} ({money})")
+            found += [f"order outcome unknown: {line}" for line in self.routing.unknown_lines()]
+            found += [f"reconciliation difference accepted: {line}" for line in self.mismatches]
         return found
 
     def details(self) -> dict[str, Any]:
@@ -207,9 +342,19 @@ class ExecutorWorker(ServiceWorker):
             "fills": len(ledger.executions),
             "working_orders": len(self.broker.working()),
             "broker": self.executor_settings.broker,
-            "dry_run": self.venue is not None,
+            "dry_run": self.venue is not None and self.executor_settings.dry_run,
             "dry_run_orders": len(self.recorder.dry_runs),
             "bars": len(self.recorder.accounts),
             "session_directory": str(self.recorder.directory),
             "checkpoint": self.last_checkpoint,
+        } | ({"venue": self._venue_details(self.routing)} if self.routing is not None else {})
+
+    def _venue_details(self, routing: VenueSession) -> dict[str, Any]:
+        return {
+            "name": routing.venue.name,
+            "endpoint": self.executor_settings.venue_endpoint(),
+            "working": [routing.client_id(paper.id) for paper in self.broker.working()],
+            "unknown": routing.unknown_lines(),
+            "last_poll": routing.last_poll.isoformat() if routing.last_poll else None,
+            "reconciliation_differences_accepted": self.mismatches,
         }

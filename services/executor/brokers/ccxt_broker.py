@@ -75,6 +75,20 @@ def new_exchange(
     return exchange
 
 
+def _quote_fee(raw: Mapping[str, Any], average: Decimal | None) -> Decimal | None:
+    """The order's fee in its quote currency: as charged, or valued at the average price when charged in the base."""
+    fee = raw.get("fee") or {}
+    cost, currency = fee.get("cost"), fee.get("currency")
+    base, _, quote = str(raw.get("symbol") or "").partition(":")[0].partition("/")
+    if cost is None or not currency:
+        return None
+    if currency == quote:
+        return Decimal(str(cost))
+    if currency == base and average is not None:
+        return Decimal(str(cost)) * average
+    return None  # charged in a third currency (e.g. BNB): the executor estimates it
+
+
 class CcxtBroker(Broker):
     """One account on one ccxt exchange."""
 
@@ -208,15 +222,17 @@ class CcxtBroker(Broker):
         if status is OrderStatus.ACCEPTED and filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
         average = raw.get("average")
+        average_price = Decimal(str(average)) if average is not None else None
         return VenueOrder(
-            client_order_id=str(raw.get("clientOrderId") or client_order_id or ""),
+            client_order_id=str(client_order_id or raw.get("clientOrderId") or ""),
             venue_order_id=str(raw.get("id") or ""),
             symbol=str(raw.get("symbol") or ""),
             side=Side(str(raw.get("side") or "buy")),
             quantity=amount,
             filled=filled,
-            average_price=Decimal(str(average)) if average is not None else None,
+            average_price=average_price,
             status=status,
+            fee=_quote_fee(raw, average_price),
         )
 
     def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrder | None:

@@ -79,6 +79,7 @@ class VenueOrder:
     filled: Decimal
     average_price: Decimal | None
     status: OrderStatus
+    fee: Decimal | None = None  # cumulative, in the quote currency; None when the venue does not report it
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class PaperBroker:
         )
         self.orders[paper.id] = paper
         paper.move(when, OrderStatus.SUBMITTED)
+        if record.get("pending"):
+            return  # sent to a venue: its answer is a later line of the log
         paper.move(when, OrderStatus.REJECTED if record.get("rejection") else OrderStatus.ACCEPTED)
         self.restore_fills(record["fills"])
 
@@ -192,6 +194,10 @@ class PaperBroker:
 
     def snapshot(self, bar: Bar, account: str = "paper") -> AccountSnapshot:
         """The account at this bar's close, tagged with the bar that produced it."""
+        return self.account_at(bar.ts, f"account|{account}|{bar.symbol}|{bar.ts.isoformat()}", account, bar)
+
+    def account_at(self, ts: datetime, snapshot_id: str, account: str, bar: Bar | None = None) -> AccountSnapshot:
+        """The account at ``ts`` at the last marks; tagged with ``bar`` when a bar produced it."""
         positions = []
         for symbol in sorted(self.ledger.positions):
             quantity = self.ledger.position(symbol)
@@ -209,8 +215,8 @@ class PaperBroker:
         gross = sum((abs(p.quantity) * p.market_price for p in positions), ZERO)
         net = sum((p.quantity * p.market_price for p in positions), ZERO)
         return AccountSnapshot(
-            id=f"account|{account}|{bar.symbol}|{bar.ts.isoformat()}",
-            ts=bar.ts,
+            id=snapshot_id,
+            ts=ts,
             account=account,
             cash=self.ledger.cash,
             equity=self.ledger.cash + net,
@@ -220,6 +226,6 @@ class PaperBroker:
             gross_exposure=gross,
             net_exposure=net,
             positions=tuple(positions),
-            bar_symbol=bar.symbol,
-            bar_ts=bar.ts,
+            bar_symbol=bar.symbol if bar else None,
+            bar_ts=bar.ts if bar else None,
         )

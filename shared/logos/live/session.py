@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -113,6 +114,7 @@ class SessionRecorder:
     accounts: list[AccountSnapshot] = field(default_factory=list)
     state_changes: list[TradingStateChanged] = field(default_factory=list)
     dry_runs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the venue's side of a routed session, for session.md
     _events: TextIO | None = None
 
     @property
@@ -223,8 +225,11 @@ class SessionRecorder:
             self._events = None
         return directory
 
-    def restore(self, broker: PaperBroker) -> int:
-        """Rebuild ``broker`` and this recorder from the session's event log; return the events read."""
+    def restore(self, broker: PaperBroker, other: Callable[[dict[str, Any]], None] | None = None) -> int:
+        """Rebuild ``broker`` and this recorder from the session's event log; return the events read.
+
+        ``other`` gets, in their place in the log, the events this recorder does not know (a venue's).
+        """
         records = read_events(self.directory / "state.jsonl")
         for record in records:
             kind = record["event"]
@@ -243,6 +248,8 @@ class SessionRecorder:
             elif kind == "kill":
                 for order_id in record["canceled"]:
                     broker.orders[order_id].move(datetime.fromisoformat(record["ts"]), OrderStatus.CANCELED)
+            elif other is not None:
+                other(record)
         return len(records)
 
     def _plot(self, accounts: pd.DataFrame) -> None:
@@ -305,6 +312,8 @@ class SessionRecorder:
             lines.append(
                 f"- bars from {self.accounts[0].bar_ts} to {self.accounts[-1].bar_ts} ({len(self.accounts)} handled)"
             )
+        if self.notes:
+            lines += ["", "## Venue", "", *self.notes]
         configuration = json.dumps(self.configuration, indent=2, sort_keys=True, default=str)
         lines += ["", "## Configuration", "", "```json", configuration, "```", ""]
         return "\n".join(lines)
