@@ -8,7 +8,7 @@ from types import FrameType
 import typer
 
 from logos import __version__
-from services.cli import backtest, contracts, ml, stack, stack_replay, trade
+from services.cli import backtest, contracts, ml, portfolio, stack, stack_replay, trade
 from services.cli.brokers import brokers_app, validate_config
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(stack.stack_app, name="stack")
 app.add_typer(ml.app, name="ml")
 app.add_typer(backtest.strategies_app, name="strategies")
 app.command("backtest")(backtest.backtest)
+app.add_typer(portfolio.portfolio_app, name="portfolio")
 app.command("trade")(trade.trade)
 app.command("replay-check")(trade.replay_check)
 app.command()(stack.serve)

@@ -98,7 +98,9 @@ class Allocator(ABC):
     ) -> np.ndarray:
         """Return one weight per column of ``returns`` (per-period simple returns, oldest row first)."""
 
-    def parse_params(self, pairs: Sequence[str]) -> AllocatorParams:
+    @classmethod
+    def parse_params(cls, pairs: Sequence[str]) -> AllocatorParams:
+        """Read ``key=value`` pairs into this allocator's parameter model, or raise naming the bad one."""
         values: dict[str, Any] = {}
         for pair in pairs:
             key, separator, value = pair.partition("=")
@@ -106,10 +108,10 @@ class Allocator(ABC):
                 raise AllocatorError(f"--param takes key=value, got {pair!r}")
             values[key.strip()] = value.strip()
         try:
-            return self.params_model.model_validate(values)
+            return cls.params_model.model_validate(values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise AllocatorError(f"{self.name} parameter {first['loc'][0]}: {first['msg']}") from None
+            raise AllocatorError(f"{cls.name} parameter {first['loc'][0]}: {first['msg']}") from None
 
 
 def _prior(params: AllocatorParams) -> Any:
