@@ -21,7 +21,14 @@ from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
 from services.runtime.app import build_status
 from services.runtime.errors import StartupRefused
-from tests.support.recorded_brokers import FAKE_BINANCE_KEY, FAKE_BINANCE_SECRET, ccxt_recorded
+from tests.support.recorded_brokers import (
+    FAKE_ALPACA_KEY,
+    FAKE_ALPACA_SECRET,
+    FAKE_BINANCE_KEY,
+    FAKE_BINANCE_SECRET,
+    alpaca_server,
+    ccxt_recorded,
+)
 from tests.support.recorded_http import Reply
 from tests.support.venue_book import BinanceBook
 
@@ -260,3 +267,33 @@ async def test_new_target_when_order_still_working_then_cancelled_and_only_diffe
     assert book.orders[_client_id("o1")].status == "CANCELED"
     assert book.orders[_client_id("o2")].quantity == Decimal("0.016")  # 0.02 - the 0.004 held
     assert book.posts() == 2
+
+
+@pytest.mark.anyio
+async def test_paper_endpoint_order_when_alpaca_fills_then_booked_from_its_average_price(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = alpaca_server()
+    orders = server.responder("/v2/orders")
+    server.route("/v2/orders", lambda call: Reply.ok([]) if call.method == "GET" and call.path == "/v2/orders"
+                 else orders(call))  # fmt: skip  # nothing open before the session starts
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda self, url: server)
+    settings = ExecutorSettings(logos=LogosSettings(read_block_seconds=0.05), session_id=SESSION, broker="alpaca",
+                                alpaca_api_key=SecretStr(FAKE_ALPACA_KEY),
+                                alpaca_secret_key=SecretStr(FAKE_ALPACA_SECRET), poll_seconds=300)  # fmt: skip
+    session = await _start(settings)
+    bar = Bar(ts=T0, symbol="AAPL", open=Decimal("201.5"), high=Decimal("201.5"), low=Decimal("201.5"),
+              close=Decimal("201.5"), volume=Decimal(100), source="test")  # fmt: skip
+    decision = Order(id="d1", ts=T0, intent_id="i-d1", symbol="AAPL", target_quantity=Decimal(10),
+                     reference_price=Decimal("201.5"), strategy="sma_cross")  # fmt: skip
+    await session.send(bar, decision)
+    await session.worker.poll_venue()
+    await session.worker.stop()
+
+    posts = [sent for sent in server.sent if sent.method == "POST"]
+    assert len(posts) == 1 and posts[0].json["client_order_id"] == _client_id("o1")
+    assert "paper-api.alpaca.markets" in posts[0].url
+    fills = [m for m in await session.published(session.bus.names.fills) if isinstance(m, Fill)]
+    assert [(f.id, f.quantity, f.price, f.broker) for f in fills] == [
+        ("fill|o1|10", Decimal(10), Decimal("201.47"), "alpaca")
+    ]
