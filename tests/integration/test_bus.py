@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery
+from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery, decode
 from logos.contracts import Bar, DeadLetter, Fill, Message
 from logos.streams import StreamNames
-from tests.support.bus_helpers import bar, eventually
+from tests.support.bus_helpers import bar, eventually, intent
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 FAST = ConsumerOptions(batch_size=10, block_seconds=0.05, max_deliveries=3, reclaim_idle_seconds=0.1)
@@ -43,8 +43,6 @@ async def dead_letters(bus: Bus) -> list[DeadLetter]:
 async def _drain(bus: Bus, stream: str) -> AsyncIterator[Message]:
     entries = await bus.backend.read({stream: "0"}, 10_000, 0.01)
     for entry in entries:
-        from logos.bus import decode
-
         yield decode(entry.fields or {}, bus.names.accepted_types(stream))
 
 
@@ -241,3 +239,37 @@ async def test_redelivered_entry_count_when_read_again_then_matches_redis(names:
     (row,) = await client.xpending_range(stream, "g", min="-", max="+", count=10)
     await client.aclose()
     assert row["message_id"] == entry_id and row["times_delivered"] == 2
+
+
+async def test_handler_when_it_publishes_then_messages_leave_with_the_ack_and_a_failed_try_sends_none(
+    bus: Bus,
+) -> None:
+    source, target = bus.names.bars(), bus.names.intents()
+    await bus.publish(source, bar(1))
+    await bus.publish(source, bar(2))
+    tries: dict[str, int] = {}
+    seen_while_handling: list[int] = []  # the target's length after the handler's first publish
+
+    async def forward(message: Message, delivery: Delivery) -> None:
+        tries[message.id] = tries.get(message.id, 0) + 1
+        await bus.publish(target, intent(tries[message.id]))
+        seen_while_handling.append(await bus.length(target))
+        await bus.publish(target, intent(10 + tries[message.id]))
+        if message.id == "BTC/USDT-2" and tries[message.id] == 1:
+            raise RuntimeError("fails once after publishing")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.consume("ml", "ml-1", [source], forward, stop, options=FAST))
+
+    async def both_handled() -> bool:
+        (info,) = await bus.group_info("ml", [source])
+        return tries.get("BTC/USDT-2") == 2 and info.pending == 0
+
+    await eventually(both_handled, what="bar 2 handled on its second try")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    entries = await bus.backend.read({target: "0"}, 100, 0.01)
+    published = [decode(entry.fields or {}, bus.names.accepted_types(target)).id for entry in entries]
+    # bar 1's two intents, in order; bar 2's failed first try published nothing, its second try both
+    assert published == ["intent-1", "intent-11", "intent-2", "intent-12"]
+    assert seen_while_handling == [0, 2, 2], "a handler's messages wait for its acknowledgement"

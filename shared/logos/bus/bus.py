@@ -15,6 +15,7 @@ from logos.bus.codec import InvalidEntry, decode, encode
 from logos.bus.consumer import Backoff, ConsumerLoop, Handler
 from logos.bus.memory_backend import MemoryBackend
 from logos.bus.options import ConsumerOptions, ConsumerStats
+from logos.bus.outbox import CURRENT_OUTBOX, Outbox
 from logos.bus.redis_backend import RedisBackend
 from logos.contracts import Message
 from logos.streams import StreamNames
@@ -70,7 +71,19 @@ class Bus:
         fields = encode(message)
         if fields["type"] not in self.names.accepted_types(stream):
             raise ValueError(f"a {fields['type']} does not belong on {stream}")
+        outbox = CURRENT_OUTBOX.get()
+        if outbox is not None and not outbox.closed:
+            outbox.entries.append((stream, fields))
+            return ""  # appended with the handler's acknowledgement; the entry id is Redis's to give then
         return await self._retrying(lambda: self.backend.add(stream, fields, self.maxlen))
+
+    async def publish_and_ack(self, outbox: Outbox, stream: str, group: str, entry_id: str) -> None:
+        """Append what a handler published and acknowledge its entry, in one transaction."""
+        entries = outbox.entries
+        if not entries:
+            await self.backend.ack(stream, group, entry_id)
+            return
+        await self._retrying(lambda: self.backend.add_many_and_ack(entries, self.maxlen, stream, group, entry_id))
 
     async def consume(
         self,

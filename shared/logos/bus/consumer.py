@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from logos.bus.backend import BackendUnavailable, GroupMissing, RawEntry
 from logos.bus.codec import InvalidEntry, decode, encode, printable
 from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
+from logos.bus.outbox import CURRENT_OUTBOX, Outbox
 from logos.contracts import DeadLetter, Message, utc_now
 
 if TYPE_CHECKING:
@@ -174,6 +175,8 @@ class ConsumerLoop:
             await self._dead_letter(entry, deliveries, f"invalid entry: {exc}")
             return
         delivery = Delivery(entry.stream, entry.entry_id, deliveries)
+        outbox = Outbox()
+        token = CURRENT_OUTBOX.set(outbox)
         try:
             await self._handler(message, delivery)
         except (BackendUnavailable, GroupMissing, asyncio.CancelledError):
@@ -192,7 +195,10 @@ class ConsumerLoop:
             if deliveries >= limit:
                 await self._dead_letter(entry, deliveries, f"handler failed on delivery {deliveries}: {exc!r}")
             return
-        await self._backend.ack(entry.stream, self._group, entry.entry_id)
+        finally:
+            outbox.closed = True  # a failed handler's messages are dropped: its entry is delivered again
+            CURRENT_OUTBOX.reset(token)
+        await self._bus.publish_and_ack(outbox, entry.stream, self._group, entry.entry_id)
         message_type = fields["type"]
         self.stats.handled[message_type] = self.stats.handled.get(message_type, 0) + 1
         self.stats.last = LastEntry(entry.stream, entry.entry_id, message_type, utc_now())

@@ -206,6 +206,14 @@ class MemoryBackend:
         await self.add(target, fields, maxlen)
         await self.ack(stream, group, entry_id)
 
+    async def add_many_and_ack(
+        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
+    ) -> None:
+        self._check()
+        for target, fields in entries:
+            await self.add(target, fields, maxlen)
+        await self.ack(stream, group, entry_id)
+
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
         deadline = time.monotonic() + block_seconds
         resolved = {

@@ -112,6 +112,15 @@ class RedisBackend:
             pipe.xack(stream, group, entry_id)
             await self._call(pipe.execute())
 
+    async def add_many_and_ack(
+        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
+    ) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            for target, fields in entries:
+                pipe.xadd(target, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xack(stream, group, entry_id)
+            await self._call(pipe.execute())
+
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
         block = int(block_seconds * 1000) if block_seconds > 0 else None
         response = await self._call(self._client.xread(positions, count=count, block=block))  # type: ignore[arg-type]
