@@ -60,6 +60,7 @@ bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtes
 	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
 	python bench/backtest_speed.py
+	python bench/portfolio_speed.py
 	python bench/pipeline_latency.py
 	python bench/dashboard_load.py
 
