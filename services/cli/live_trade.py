@@ -16,12 +16,13 @@ import typer
 from pydantic import ValidationError
 
 from logos.bus import Bus
-from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
 from services.cli.brokers import BrokerChoice
-from services.cli.options import fail, parse_decimal
+from services.cli.options import fail
+from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
 from services.feed.config import FeedSettings
@@ -100,19 +101,19 @@ def trade_live(
         parse_sizing(sizing)
         logos = LogosSettings()
         feed_settings = FeedSettings(logos=logos, provider=feed, symbols=[name.strip() for name in wanted])
-        fee = parse_decimal("--fee-bps", fee_bps)
-        slippage = parse_decimal("--slippage-bps", slippage_bps)
-        fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee, slippage_bps=slippage)
-        executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
-        if choice is not None:
-            executor_settings = choice.apply(executor_settings)
-        if session_id:
-            executor_settings = executor_settings.model_copy(update={"session_id": session_id})
-        session_dir = logos.paths.live_session(executor_settings.session_id)
-        if session_dir.exists():
-            raise fail(f"{session_dir} exists already; choose another --session-id")
-        ml_settings = MLSettings(logos=logos, strategy=strategy, params=parsed.model_dump(mode="json"), sizing=sizing)
-        risk_settings = RiskSettings(logos=logos, clock="wall", state_file=session_dir / "risk_state.json")
+        executor_settings, ml_settings, risk_settings = session_settings(
+            logos,
+            strategy,
+            parsed.model_dump(mode="json"),
+            sizing,
+            cash,
+            fee_bps,
+            slippage_bps,
+            fill,
+            session_id,
+            choice,
+            clock="wall",
+        )
     except (StrategyError, SizingError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:

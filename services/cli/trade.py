@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from logos.bus import Bus
 from logos.data.fixtures import fixture_path
 from logos.data.loading import BarDataError, load_bars
-from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
@@ -28,8 +28,9 @@ from services.cli.options import (
     SizingOption,
     SlippageOption,
     fail,
-    parse_decimal,
 )
+from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
+from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
 from services.feed.config import LIVE_PROVIDERS
@@ -137,18 +138,19 @@ def trade(
                 raise fail(f"{source} has no {', '.join(missing)} (it holds {', '.join(frames)})")
             frames = {symbol: frames[symbol] for symbol in symbols}
         logos = LogosSettings()
-        fee = parse_decimal("--fee-bps", fee_bps)
-        fills = FillModelConfig(timing=fill, taker_fee_bps=fee, maker_fee_bps=fee,
-                                slippage_bps=parse_decimal("--slippage-bps", slippage_bps))  # fmt: skip
-        executor_settings = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
-        executor_settings = choice.apply(executor_settings)
-        if session_id:
-            executor_settings = executor_settings.model_copy(update={"session_id": session_id})
-        session_dir = logos.paths.live_session(executor_settings.session_id)
-        if session_dir.exists():
-            raise fail(f"{session_dir} exists already; choose another --session-id")
-        ml_settings = MLSettings(logos=logos, strategy=strategy, params=params.model_dump(mode="json"), sizing=sizing)
-        risk_settings = RiskSettings(logos=logos, clock="data", state_file=session_dir / "risk_state.json")
+        executor_settings, ml_settings, risk_settings = session_settings(
+            logos,
+            strategy,
+            params.model_dump(mode="json"),
+            sizing,
+            cash,
+            fee_bps,
+            slippage_bps,
+            fill,
+            session_id,
+            choice,
+            clock="data",
+        )
     except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
@@ -168,12 +170,8 @@ def replay_check(
     sizing: SizingOption = "notional:20000",
 ) -> None:
     """Replay a fixture as a paper session and check its trades equal the backtest's; exit 0 only then."""
-    from logos.backtest.artifacts import EXECUTION_COLUMNS, table
-    from logos.backtest.engine import BacktestConfig, run_backtest
-
     try:
-        chosen = get_strategy(strategy)
-        params = chosen.parse_params(param or [])
+        params = get_strategy(strategy).parse_params(param or [])
         frames = load_bars(fixture_path(fixture))
     except (StrategyError, KeyError, BarDataError) as exc:
         raise fail(str(exc).strip("'\"")) from None
@@ -185,21 +183,15 @@ def replay_check(
         logos=logos, clock="data", state_file=logos.paths.live_session(session_id) / "risk_state.json"
     )
     directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
-    missing = [name for name in ("trades.csv", "orders.csv", "account.csv", "positions.csv", "session.md",
-                                 "state.jsonl", "plots/equity.png") if not (directory / name).exists()]  # fmt: skip
+    missing = [name for name in SESSION_FILES if not (directory / name).exists()]
     if missing:
         typer.echo(f"replay check FAILED: {directory} lacks {', '.join(missing)}", err=True)
         raise typer.Exit(1)
-    specs = logos.symbol_specs()
-    expected = []
-    for symbol, frame in frames.items():
-        config = BacktestConfig(strategy=strategy, params=params.model_dump(mode="json"), sizing=parse_sizing(sizing))
-        expected += run_backtest(frame, specs[symbol], chosen, config).executions
-    expected.sort(key=lambda execution: (execution.ts, execution.symbol))
     session_trades = (directory / "trades.csv").read_text()
-    backtest_trades = table(expected, EXECUTION_COLUMNS).to_csv(index=False, lineterminator="\n")
-    if len(frames) == 1 and session_trades != backtest_trades:
-        typer.echo(f"replay check FAILED: {directory / 'trades.csv'} differs from the backtest's fills", err=True)
+    problem = compare_trades(session_trades, expected_fills(frames, ml_settings, executor_settings), len(frames),
+                             ml_settings)  # fmt: skip
+    if problem is not None:
+        typer.echo(f"replay check FAILED: {directory}: {problem}", err=True)
         raise typer.Exit(1)
     typer.echo(f"replay check passed: {bars:,} bars, {session_trades.count(chr(10)) - 1} fills equal the backtest's")
     typer.echo(f"artifacts: {directory}")
