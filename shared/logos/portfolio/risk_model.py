@@ -12,7 +12,6 @@ from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from sklearn.covariance import LedoitWolf
 
 from logos.backtest.metrics import TRADING_DAYS_PER_YEAR
 
@@ -69,6 +68,8 @@ def ledoit_wolf_covariance(
     returns: pd.DataFrame | np.ndarray, periods_per_year: float = TRADING_DAYS_PER_YEAR
 ) -> np.ndarray:
     """Annualized Ledoit-Wolf shrinkage covariance (scikit-learn's estimator, toward a scaled identity)."""
+    from sklearn.covariance import LedoitWolf  # imported here: every `logos` command would pay for scikit-learn
+
     return np.asarray(LedoitWolf().fit(_matrix(returns)).covariance_ * periods_per_year)
 
 
