@@ -20,6 +20,15 @@ brokers_app = typer.Typer(help="Check broker credentials before trading.", no_ar
 EXIT_READY, EXIT_NOT_READY, EXIT_USAGE, EXIT_UNCHECKED = 0, 1, 2, 3
 
 
+def _missing_keys(settings: ExecutorSettings) -> list[str]:
+    """Alpaca's key settings that are empty (its client refuses to start without them; ccxt reports its own)."""
+    if settings.broker != "alpaca":
+        return []
+    wanted = (("EXECUTOR_ALPACA_API_KEY", settings.alpaca_api_key),
+              ("EXECUTOR_ALPACA_SECRET_KEY", settings.alpaca_secret_key))  # fmt: skip
+    return [name for name, value in wanted if value is None or not value.get_secret_value()]
+
+
 def _mark(check: CredentialCheck) -> str:
     return {True: "ready", False: "MISSING", None: "unknown"}[check.ready]
 
@@ -39,6 +48,15 @@ def check(
     settings = ExecutorSettings().model_copy(
         update={"broker": broker, "exchange": exchange or "", "live": live, "sandbox": sandbox and not live}
     )
+    missing = _missing_keys(settings)
+    if missing:  # nothing to ask the venue (Alpaca's client will not even start without keys)
+        typer.echo(f"{broker}{' ' + settings.exchange if exchange else ''} ({settings.venue_endpoint()}):")
+        checks = [CredentialCheck("keys present", False, f"missing: {', '.join(missing)}"),
+                  CredentialCheck("keys accepted", None, "not checked: no keys")]  # fmt: skip
+        for item in checks:
+            typer.echo(f"  {_mark(item):<8} {item.name}: {item.detail}")
+        typer.echo("not ready: fix the MISSING items above")
+        raise typer.Exit(EXIT_NOT_READY)
     try:
         venue = build_broker(settings)
     except ValueError as exc:

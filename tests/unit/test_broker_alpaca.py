@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 import requests
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from logos.contracts import OrderType, Side
 from logos.execution.order_states import OrderStatus
+from services.cli import app
 from services.executor.brokers.alpaca_broker import AlpacaBroker, new_trading_client
 from services.executor.brokers.interface import Backoff, OrderRequest, Outcome
 from tests.support.recorded_brokers import (
@@ -188,3 +191,13 @@ def test_positions_open_orders_and_cancel_when_read_then_parsed() -> None:
     assert [o.client_order_id for o in broker.fetch_open_orders("AAPL")] == [CLIENT_ID]
     assert broker.cancel(CLIENT_ID, "AAPL") is not None
     assert server.last("DELETE", "/v2/orders/").url.endswith("/v2/orders/61e69015-8549-4bfd-b9c3-01e75843f47d")
+
+
+def test_brokers_check_when_alpaca_keys_missing_then_each_named_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "EXECUTOR_ALPACA_API_KEY", "EXECUTOR_ALPACA_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EXECUTOR_ALPACA_API_KEY", "PKFAKEPAPER9KEY8ID7Y")
+    result = CliRunner().invoke(app, ["brokers", "check", "alpaca"])
+    assert result.exit_code == 1, result.output
+    assert "MISSING  keys present: missing: EXECUTOR_ALPACA_SECRET_KEY" in result.output
+    assert "not ready" in result.output and "PKFAKEPAPER9KEY8ID7Y" not in result.output
