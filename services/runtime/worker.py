@@ -81,6 +81,12 @@ class ServiceWorker:
             await loop
         except asyncio.CancelledError:
             raise
+        except BackendUnavailable as exc:
+            if self._stop.is_set():  # stopping while Redis is already gone (Ctrl-C stops both): not a failure
+                log.info("%s: a background loop ended during shutdown: %s", self.service, exc)
+                return
+            log.exception("%s: a background loop failed; the service is no longer ready", self.service)
+            raise
         except Exception:
             log.exception("%s: a background loop failed; the service is no longer ready", self.service)
             raise
