@@ -8,7 +8,7 @@ import pytest
 import scipy.cluster.hierarchy as sch
 from scipy.spatial.distance import squareform
 
-from logos.portfolio.allocators import ALLOCATORS, Allocator, AllocatorError, allocate, get_allocator
+from logos.portfolio.allocators import ALLOCATORS, Allocator, AllocatorError, MeanVariance, allocate, get_allocator
 from logos.portfolio.constraints import ConstraintError, PortfolioConstraints, violations
 from logos.portfolio.prices import load_sectors, price_fixture_path
 from logos.portfolio.risk_model import ledoit_wolf_covariance, risk_contributions
@@ -52,6 +52,23 @@ def test_min_variance_when_compared_with_sampled_feasible_portfolios_then_lowest
             nudged /= nudged.sum()
             if nudged.max() <= constraints.max_weight:
                 assert best <= float(nudged @ covariance @ nudged) + 1e-12
+
+
+def test_min_variance_when_only_box_and_net_rules_then_the_qp_is_no_worse_than_skfolio_conic_model(
+    sp500_returns: pd.DataFrame,
+) -> None:
+    covariance = ledoit_wolf_covariance(sp500_returns)
+    assets = list(sp500_returns.columns)
+    allocator = get_allocator("min_variance")
+    for constraints in (
+        PortfolioConstraints(),
+        PortfolioConstraints(max_weight=0.08),
+        PortfolioConstraints(min_net=0.5, max_net=0.8, max_weight=0.1),
+    ):
+        quadratic = allocate(allocator, sp500_returns, constraints).weights
+        conic = MeanVariance.weights(allocator, sp500_returns.to_numpy(), assets, constraints, None)
+        assert violations(quadratic, assets, constraints) == []
+        assert quadratic @ covariance @ quadratic <= (conic @ covariance @ conic) * (1 + 1e-7)
 
 
 def _quasi_diagonal(link: np.ndarray) -> list[int]:
