@@ -69,14 +69,15 @@ def _equity_frame(result: BacktestResult) -> pd.DataFrame:
     )
 
 
-def _plot(result: BacktestResult, path: Path, title: str) -> None:
+def plot_equity(full_index: pd.DatetimeIndex, full_equity: np.ndarray, path: Path, title: str) -> None:
+    """Draw equity over time with its drawdown below (at most PLOT_POINTS points) into ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    step = max(1, len(result.equity) // PLOT_POINTS)
-    index, equity = result.index[::step], result.equity[::step]
+    step = max(1, len(full_equity) // PLOT_POINTS)
+    index, equity = full_index[::step], full_equity[::step]
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
     )
@@ -120,7 +121,7 @@ def write_backtest(
             "backtest": config.model_dump(mode="json"),
         }
         (staging / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=True))
-        _plot(result, staging / "equity.png", f"{config.strategy} on {result.symbol}")
+        plot_equity(result.index, result.equity, staging / "equity.png", f"{config.strategy} on {result.symbol}")
         if log_file is not None and log_file.exists():
             shutil.copyfile(log_file, staging / "logs" / "run.log")
         else:

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from logos.backtest.artifacts import EXECUTION_COLUMNS, RunExists, table
+from logos.backtest.artifacts import EXECUTION_COLUMNS, PLOT_POINTS, RunExists, plot_equity, table
 from logos.backtest.metrics import drawdown
 from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult
 
-PLOT_POINTS = 4000
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -65,20 +64,9 @@ def _plots(result: PortfolioResult, directory: Path, title: str) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    plot_equity(result.index, result.equity, directory / "equity.png", title)
     step = max(1, len(result.equity) // PLOT_POINTS)
-    index, equity = result.index[::step], result.equity[::step]
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
-    )
-    top.plot(index, equity, color="#1f5fbf", linewidth=1.2)
-    top.set_title(title)
-    top.set_ylabel("equity")
-    top.grid(alpha=0.3)
-    bottom.fill_between(index, drawdown(equity) * 100, 0, color="#c0392b", alpha=0.5)
-    bottom.set_ylabel("drawdown %")
-    bottom.grid(alpha=0.3)
-    figure.savefig(directory / "equity.png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
+    index = result.index[::step]
 
     figure, axis = plt.subplots(figsize=(11, 6), layout="constrained")
     held = np.clip(result.weights[::step], 0, None)
