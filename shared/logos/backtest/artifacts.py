@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -92,6 +93,30 @@ def plot_equity(full_index: pd.DatetimeIndex, full_equity: np.ndarray, path: Pat
     plt.close(figure)
 
 
+@contextmanager
+def staged_run(run_dir: Path, log_file: Path | None = None) -> Iterator[Path]:
+    """Yield a staging directory that becomes ``run_dir`` (with logs/run.log) only if the block succeeds.
+
+    An existing run is never overwritten; a failed block leaves nothing behind.
+    """
+    if run_dir.exists():
+        raise RunExists(f"{run_dir} exists already; choose another --run-id")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = run_dir.parent / f".{run_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "logs").mkdir(parents=True)
+    try:
+        yield staging
+        if log_file is not None and log_file.exists():
+            shutil.copyfile(log_file, staging / "logs" / "run.log")
+        else:
+            (staging / "logs" / "run.log").touch()
+        staging.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def write_backtest(
     result: BacktestResult,
     config: BacktestConfig,
@@ -101,13 +126,7 @@ def write_backtest(
     log_file: Path | None = None,
 ) -> Path:
     """Write metrics.json, trades.csv, round_trips.csv, equity.csv, equity.png, config.yaml, logs/run.log."""
-    if run_dir.exists():
-        raise RunExists(f"{run_dir} exists already; choose another --run-id")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = run_dir.parent / f".{run_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "logs").mkdir(parents=True)
-    try:
+    with staged_run(run_dir, log_file) as staging:
         document = metrics_document(result, config)
         (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
@@ -122,12 +141,4 @@ def write_backtest(
         }
         (staging / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=True))
         plot_equity(result.index, result.equity, staging / "equity.png", f"{config.strategy} on {result.symbol}")
-        if log_file is not None and log_file.exists():
-            shutil.copyfile(log_file, staging / "logs" / "run.log")
-        else:
-            (staging / "logs" / "run.log").touch()
-        staging.rename(run_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return run_dir

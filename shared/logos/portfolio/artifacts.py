@@ -7,8 +7,6 @@ logs/run.log. Nothing in them depends on the wall clock, so two runs of the same
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from logos.backtest.artifacts import EXECUTION_COLUMNS, PLOT_POINTS, RunExists, plot_equity, table
+from logos.backtest.artifacts import EXECUTION_COLUMNS, PLOT_POINTS, plot_equity, staged_run, table
 from logos.backtest.metrics import drawdown
 from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult
 
@@ -89,13 +87,7 @@ def write_portfolio_run(
     log_file: Path | None = None,
 ) -> Path:
     """Write the run's files under ``run_dir``; an existing run is never overwritten."""
-    if run_dir.exists():
-        raise RunExists(f"{run_dir} exists already; choose another --run-id")
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = run_dir.parent / f".{run_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "logs").mkdir(parents=True)
-    try:
+    with staged_run(run_dir, log_file) as staging:
         document = metrics_document(result, config, data_source)
         (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         weights_frame(result).to_csv(staging / "weights.csv", index=False, lineterminator="\n")
@@ -106,12 +98,4 @@ def write_portfolio_run(
         settings = {"data": data_source, "assets": list(result.assets), "portfolio": config.model_dump(mode="json")}
         (staging / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=True))
         _plots(result, staging, f"{config.method} on {len(result.assets)} assets")
-        if log_file is not None and log_file.exists():
-            shutil.copyfile(log_file, staging / "logs" / "run.log")
-        else:
-            (staging / "logs" / "run.log").touch()
-        staging.rename(run_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return run_dir
