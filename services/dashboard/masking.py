@@ -34,14 +34,7 @@ def mask_text(text: str) -> str:
 
 def mask_value(value: Any, name: str = "") -> Any:
     """Mask secrets inside a parsed value (mappings, sequences, strings), by name and by content."""
-    masked = redact(value, name)
-    if isinstance(masked, dict):
-        return {key: mask_value(item, str(key)) for key, item in masked.items()}
-    if isinstance(masked, list | tuple):
-        return type(masked)(mask_value(item, name) for item in masked)
-    if isinstance(masked, str):
-        return mask_text(masked)
-    return masked
+    return redact(value, name, text=mask_text)
 
 
 def mask_yaml(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,16 +35,19 @@ def redact_text(text: str) -> str:
     return _URL_WITH_PASSWORD.sub(lambda match: f"{match.group(1)}{match.group(2)}:{MASK}@", text)
 
 
-def redact(value: Any, name: str = "") -> Any:
-    """Return a copy of ``value`` with secrets masked, recursing into mappings and sequences."""
+def redact(value: Any, name: str = "", text: Callable[[str], str] = redact_text) -> Any:
+    """Return a copy of ``value`` with secrets masked, recursing into mappings and sequences.
+
+    Strings that are not secret by name go through ``text`` (URL passwords by default).
+    """
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else ""
     if name and is_secret_name(name) and value not in (None, ""):
         return MASK
     if isinstance(value, Mapping):
-        return {key: redact(item, str(key)) for key, item in value.items()}
+        return {key: redact(item, str(key), text) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(redact(item, name) for item in value)
+        return type(value)(redact(item, name, text) for item in value)
     if isinstance(value, str):
-        return redact_text(value)
+        return text(value)
     return value
