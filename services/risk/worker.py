@@ -147,8 +147,10 @@ class RiskWorker(ServiceWorker):
             event = self.engine.kill(now, detail)
         elif command is ControlCommand.HALT:
             event = self.engine.halt(now, detail)
-        else:
+        elif command is ControlCommand.RESUME:
             event = self.engine.resume(now, detail)
+        else:  # e.g. checkpoint, which is the executor's: never read an unknown command as a resume
+            raise ValueError(f"{command.value} does not change the trading state")
         await self._changed([event])
         return event
 
