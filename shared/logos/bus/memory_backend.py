@@ -149,8 +149,9 @@ class MemoryBackend:
                 self._readers.get(stream, set()).discard(waiter)
 
     def _activity(self) -> None:
-        watchers, self._watchers = self._watchers, set()
-        _wake(watchers)
+        if self._watchers:  # every append and acknowledgement passes here; most have no one waiting
+            watchers, self._watchers = self._watchers, set()
+            _wake(watchers)
 
     async def wait_for_activity(self, seconds: float) -> None:
         """Return after the next append or acknowledgement, or after ``seconds``."""
