@@ -21,7 +21,9 @@ from logos.backtest.artifacts import RunExists, write_backtest
 from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from logos.data.fixtures import fixture_catalog, fixture_path
 from logos.data.loading import BarDataError, load_bars
+from logos.error_text import one_line
 from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.names import UnsafeName, child
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.orders.translator import Caps
 from logos.settings import LogosSettings
@@ -116,11 +118,13 @@ def backtest(
     except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+        raise fail(one_line(exc)) from None
 
     runs = runs_dir or LogosSettings().paths.runs
-    run_dir = runs / (run_id or _run_id(strategy, name))
+    try:
+        run_dir = child(runs, "--run-id", run_id or _run_id(strategy, name))
+    except UnsafeName as exc:
+        raise fail(str(exc)) from None
     if run_dir.exists():
         raise fail(f"{run_dir} exists already; choose another --run-id")
     with tempfile.TemporaryDirectory() as scratch:

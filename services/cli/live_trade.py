@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from logos.bus import Bus
+from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
@@ -117,9 +118,7 @@ def trade_live(
     except (StrategyError, SizingError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise fail(f"{where + ': ' if where else ''}{first['msg']}") from None
+        raise fail(one_line(exc)) from None
     configure_logging(logos.log_level)
     typer.echo(
         f"paper session {executor_settings.session_id}: trading {', '.join(feed_settings.symbols)} on live "

@@ -17,9 +17,19 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from logos.backtest.artifacts import RunExists
+from logos.error_text import one_line
 from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.files import atomic_write_text
-from logos.portfolio.allocators import ALLOCATORS, Allocator, AllocatorError, allocate, get_allocator
+from logos.names import UnsafeName, child
+from logos.portfolio.allocators import (
+    ALLOCATORS,
+    Allocation,
+    Allocator,
+    AllocatorError,
+    FallbackRefused,
+    allocate,
+    get_allocator,
+)
 from logos.portfolio.artifacts import write_portfolio_run
 from logos.portfolio.constraints import ConstraintError, PortfolioConstraints
 from logos.portfolio.position_manager import RebalanceConfig
@@ -59,6 +69,9 @@ SectorsOption = Annotated[
     Path | None, typer.Option(help="JSON asset -> sector map (default: NAME.sectors.json beside the prices).")
 ]
 MaxTurnoverOption = Annotated[float | None, typer.Option(help="Cap on sum |Δweight| per rebalance.")]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Stop with an error when the optimizer fails instead of using inverse_vol.")
+]
 
 
 def _source(prices: Path | None, fixture: str | None) -> Path:
@@ -125,13 +138,7 @@ def _constraints(
             max_turnover=max_turnover,
         )  # fmt: skip
     except ValidationError as exc:
-        raise fail(_validation_message(exc)) from None
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, ")
+        raise fail(one_line(exc)) from None
 
 
 def _allocator(method: str, param: list[str] | None) -> Allocator:
@@ -160,6 +167,7 @@ def allocate_command(
     max_gross: MaxGrossOption = None,
     sector_limit: SectorLimitOption = None,
     sectors: SectorsOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Print (and with --out write) the weights of one allocator on the last --lookback bars."""
     source = _source(prices, fixture)
@@ -175,18 +183,20 @@ def allocate_command(
                                max_gross, sector_limit, sectors, None)  # fmt: skip
     window = simple_returns(frame.iloc[-(lookback + 1) :])
     try:
-        allocation = allocate(allocator, window, constraints)
-    except ConstraintError as exc:
+        allocation = allocate(allocator, window, constraints, strict=strict)
+    except (ConstraintError, FallbackRefused) as exc:
         raise fail(str(exc)) from None
     volatility = realized_volatility(window)
     contributions = risk_contributions(allocation.weights, ledoit_wolf_covariance(window))
     table = pd.DataFrame(
         {"asset": assets, "weight": allocation.weights, "volatility": volatility, "risk_contribution": contributions}
     )
+    # the file says whose weights these are, so a fallback is never mistaken for the method's answer
+    table["method"] = method
+    table["fallback"] = allocation.fallback_note or ""
     start, end = window.index[0].date(), window.index[-1].date()
     typer.echo(f"{method} on {len(assets)} assets, {len(window)} returns {start} to {end}")
-    if allocation.fallback_reason:
-        typer.echo(f"note: {allocation.fallback_reason}")
+    _warn_fallback(allocation)
     typer.echo(f"  {'asset':<10} {'weight':>9} {'vol (ann.)':>11} {'risk share':>11}")
     for asset, weight, vol, share in zip(assets, allocation.weights, volatility, contributions, strict=True):
         typer.echo(f"  {asset:<10} {weight * 100:>8.2f}% {vol * 100:>10.2f}% {share * 100:>10.2f}%")
@@ -195,6 +205,11 @@ def allocate_command(
         text = table.to_csv(index=False, lineterminator="\n", float_format="%.10f")
         atomic_write_text(out, text)
         typer.echo(f"weights: {out}")
+
+
+def _warn_fallback(allocation: Allocation) -> None:
+    if allocation.fallback_note:
+        typer.echo(f"warning: {allocation.fallback_note} (--strict makes this an error)", err=True)
 
 
 def _run_id(method: str, source: Path) -> str:
@@ -278,11 +293,14 @@ def backtest_command(
             ),
         )
     except ValidationError as exc:
-        raise fail(_validation_message(exc)) from None
+        raise fail(one_line(exc)) from None
     if len(frame) <= lookback + 1:
         raise fail(f"--lookback {lookback} needs more than {lookback + 1} dates; the data has {len(frame)}")
     runs = runs_dir or LogosSettings().paths.portfolio_runs
-    run_dir = runs / (run_id or _run_id(method, source))
+    try:
+        run_dir = child(runs, "--run-id", run_id or _run_id(method, source))
+    except UnsafeName as exc:
+        raise fail(str(exc)) from None
     if run_dir.exists():
         raise fail(f"{run_dir} exists already; choose another --run-id")
     data_source = f"fixture:{fixture}" if fixture else str(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.names import UnsafeName, check_name
 from logos.settings import LogosSettings
 from services.cli.brokers import BrokerChoice
 from services.cli.options import fail, parse_decimal
@@ -36,9 +37,12 @@ def session_settings(
     executor = ExecutorSettings(logos=logos, cash=parse_decimal("--cash", cash), fills=fills)
     if choice is not None:
         executor = choice.apply(executor)
-    if session_id:
-        executor = executor.model_copy(update={"session_id": session_id})
-    session_dir = logos.paths.live_session(executor.session_id)
+    try:
+        if session_id:
+            executor = executor.model_copy(update={"session_id": check_name("--session-id", session_id)})
+        session_dir = logos.paths.live_session(executor.session_id)
+    except UnsafeName as exc:
+        raise fail(str(exc)) from None
     if session_dir.exists():
         raise fail(f"{session_dir} exists already; choose another --session-id")
     ml = MLSettings(logos=logos, strategy=strategy, params=params, sizing=sizing)

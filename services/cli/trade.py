@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from logos.bus import Bus
 from logos.data.fixtures import fixture_path
 from logos.data.loading import BarDataError, load_bars
+from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
@@ -154,8 +155,7 @@ def trade(
     except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise fail(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+        raise fail(one_line(exc)) from None
     started = time.perf_counter()
     directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
     elapsed = time.perf_counter() - started

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from logos.execution.fill_model import FillModelConfig
+from logos.names import check_name
 from services.runtime.settings import ServiceSettings
 
 
@@ -35,7 +36,7 @@ class ExecutorSettings(ServiceSettings):
     cash: Decimal = Field(default=Decimal(100_000), gt=0, description="Starting cash of the paper account.")
     fills: FillModelConfig = Field(default_factory=FillModelConfig, description="Timing, slippage and fees of fills.")
     account: str = Field(default="paper", min_length=1, description="Name of the account in snapshots.")
-    session_id: str = Field(default_factory=_session_id, pattern=r"^[A-Za-z0-9._-]+$", description="Session directory.")
+    session_id: str = Field(default_factory=_session_id, description="Session directory name (a safe name).")
 
     broker: Literal["paper", "ccxt", "alpaca", "ib"] = Field(
         default="paper", description="Where orders go: the paper broker, a ccxt exchange, Alpaca (IB: not yet)."
@@ -71,6 +72,11 @@ class ExecutorSettings(ServiceSettings):
         validation_alias=AliasChoices("EXECUTOR_ALPACA_SECRET_KEY", "APCA_API_SECRET_KEY", "alpaca_secret_key"),
         description="Alpaca secret key.",
     )
+
+    @field_validator("session_id")
+    @classmethod
+    def _safe_session_id(cls, value: str) -> str:
+        return check_name("session id", value)
 
     def venue_endpoint(self) -> str:
         """Which endpoint a venue broker talks to: live, sandbox or paper."""

@@ -26,6 +26,7 @@ from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.session import SessionCorrupt, SessionRecorder
+from logos.names import UnsafeName, check_name
 from logos.redact import redact
 from logos.streams import Group
 from services.executor.brokers.factory import build_broker
@@ -66,6 +67,10 @@ class ExecutorWorker(ServiceWorker):
         session_id = settings.session_id
         if "session_id" not in settings.model_fields_set and self.pointer.exists():
             session_id = self.pointer.read_text().strip()  # resume the session a crash interrupted
+            try:
+                check_name(f"session id in {self.pointer}", session_id)
+            except UnsafeName as exc:
+                raise StartupRefused(f"executor: {exc}; remove the file to start a new session") from None
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
         self.session_id = session_id
         self.venue = self._venue(settings)

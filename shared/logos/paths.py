@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from logos.names import child
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -17,14 +19,14 @@ class Paths:
         return self.root / "runs"
 
     def backtest(self, backtest_id: str) -> Path:
-        return self.runs / backtest_id
+        return child(self.runs, "run id", backtest_id)
 
     @property
     def live_sessions(self) -> Path:
         return self.runs / "live" / "sessions"
 
     def live_session(self, session_id: str) -> Path:
-        return self.live_sessions / session_id
+        return child(self.live_sessions, "session id", session_id)
 
     @property
     def latest_session(self) -> Path:
@@ -36,7 +38,7 @@ class Paths:
         return self.runs / "ml"
 
     def ml_run(self, stamp: str) -> Path:
-        return self.ml_runs / stamp
+        return child(self.ml_runs, "ml run", stamp)
 
     @property
     def promotions(self) -> Path:
@@ -53,6 +55,9 @@ class Paths:
     @property
     def portfolio_runs(self) -> Path:
         return self.runs / "portfolio"
+
+    def portfolio_run(self, run_id: str) -> Path:
+        return child(self.portfolio_runs, "portfolio run id", run_id)
 
     @property
     def lessons(self) -> Path:

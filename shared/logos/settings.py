@@ -66,3 +66,19 @@ class LogosSettings(BaseSettings):
             max_deliveries=self.max_deliveries,
             reclaim_idle_seconds=self.reclaim_idle_seconds,
         )
+
+
+class LogosDebug(BaseSettings):
+    """``LOGOS_DEBUG``: show an unexpected error's traceback; read alone, so no other bad setting can hide it."""
+
+    model_config = SettingsConfigDict(env_prefix="LOGOS_", extra="ignore", frozen=True)
+
+    debug: bool = Field(default=False, description="Show tracebacks of unexpected errors on the command line.")
+
+    @classmethod
+    def enabled(cls) -> bool:
+        """Tell whether LOGOS_DEBUG is set to a true value; an unreadable value counts as off."""
+        try:
+            return cls().debug
+        except ValueError:
+            return False

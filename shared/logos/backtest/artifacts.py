@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -111,7 +112,13 @@ def staged_run(run_dir: Path, log_file: Path | None = None) -> Iterator[Path]:
             shutil.copyfile(log_file, staging / "logs" / "run.log")
         else:
             (staging / "logs" / "run.log").touch()
-        staging.rename(run_dir)
+        try:
+            staging.rename(run_dir)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another run of the same id finished first (runs started at once): that one stands
+            raise RunExists(f"{run_dir} exists already; choose another --run-id") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

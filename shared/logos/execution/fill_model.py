@@ -40,7 +40,9 @@ class FillModelConfig(BaseModel):
     participation_cap: Decimal | None = Field(
         default=None, gt=0, le=1, description="Most of a bar's volume one order may take; the rest waits."
     )
-    seed: int = Field(default=0, description="Seed of the slippage jitter; the same seed gives the same fills.")
+    seed: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="Seed of the slippage jitter; the same seed gives the same fills."
+    )
 
 
 class BarPrices(NamedTuple):

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logos.error_text import one_line
+
 ZERO = Decimal(0)
 
 
@@ -68,5 +70,5 @@ def parse_sizing(text: str) -> FixedNotional | EquityFraction | VolatilityTarget
         if kind == "vol":
             return VolatilityTarget(target=amount if amount is not None else Decimal("0.2"))
     except (ArithmeticError, ValueError) as exc:
-        raise SizingError(f"sizing {text!r}: {exc}") from None
+        raise SizingError(f"sizing {text!r}: {one_line(exc)}") from None
     raise SizingError(f"sizing {text!r}: use equity:FRACTION, notional:AMOUNT or vol:TARGET")
