@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+
+def _settings_class(title: str) -> type[BaseSettings] | None:
+    """The settings class named ``title``, so its errors can name the environment variable to fix."""
+    waiting: list[type[BaseSettings]] = [BaseSettings]
+    while waiting:
+        kind = waiting.pop()
+        if kind.__name__ == title and kind is not BaseSettings:
+            return kind
+        waiting.extend(kind.__subclasses__())
+    return None
 
 
 def validation_lines(exc: ValidationError) -> list[str]:
-    """Return each of pydantic's errors as ``where: what`` without its input echo or documentation URL."""
+    """Return each of pydantic's errors as ``where: what`` without its input echo or documentation URL.
+
+    An error of a settings class names its environment variable (``LOGOS_SHARDS``, ``RISK_LIMITS__MAX_DRAWDOWN``).
+    """
+    settings = _settings_class(exc.title)
+    prefix = str(settings.model_config.get("env_prefix", "")) if settings else None
     lines = []
     for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"])
+        parts = [str(part) for part in error["loc"]]
+        where = prefix + "__".join(parts).upper() if prefix is not None and parts else ".".join(parts)
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {message}" if where else message)
     return lines

@@ -113,6 +113,14 @@ def test_run_when_input_is_bad_then_the_message_says_what_to_fix(
         assert expected in capsys.readouterr().err
 
 
+def test_run_when_a_setting_is_bad_then_the_line_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOGOS_SHARDS", "0")
+    assert run(BACKTEST) == 2
+    assert capsys.readouterr().err == "error: LOGOS_SHARDS: Input should be greater than or equal to 1\n"
+
+
 def test_run_when_a_defect_raises_then_one_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
