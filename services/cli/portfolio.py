@@ -7,7 +7,7 @@ import logging
 import re
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -209,7 +209,7 @@ def allocate_command(
 
 def _warn_fallback(allocation: Allocation) -> None:
     if allocation.fallback_note:
-        typer.echo(f"warning: {allocation.fallback_note} (--strict makes this an error)", err=True)
+        typer.echo(f"warning: {allocation.fallback_note}; --strict makes this an error", err=True)
 
 
 def _run_id(method: str, source: Path) -> str:
@@ -248,6 +248,7 @@ def backtest_command(
     sector_limit: SectorLimitOption = None,
     sectors: SectorsOption = None,
     max_turnover: MaxTurnoverOption = None,
+    strict: StrictOption = False,
     run_id: Annotated[str | None, typer.Option(help="Name of the run directory (default: time_method_data).")] = None,
     runs_dir: Annotated[
         Path | None, typer.Option(help="Where portfolio runs go (default: LOGOS_HOME/runs/portfolio).")
@@ -256,14 +257,13 @@ def backtest_command(
     """Walk-forward backtest of one allocator; writes runs/portfolio/<id>/."""
     source = _source(prices, fixture)
     allocator = _allocator(method, param)
+    first_day, last_day = _date("--start", start), _date("--end", end)
+    if first_day is not None and last_day is not None and first_day > last_day:
+        raise fail(f"--start {start} is after --end {end}")
     try:
-        frame = load_prices(source)
-        frame = frame.loc[(frame.index >= pd.Timestamp(start, tz="UTC")) if start else slice(None)]
-        frame = frame.loc[(frame.index <= pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)) if end else slice(None)]
+        frame = _cut(load_prices(source), source, first_day, last_day)
     except PriceDataError as exc:
         raise fail(str(exc)) from None
-    except ValueError as exc:
-        raise fail(f"--start/--end must be dates (YYYY-MM-DD): {exc}") from None
     assets = [str(column) for column in frame.columns]
     constraints = _constraints(source, assets, long_short, min_weight, max_weight, max_position, min_net, max_net,
                                max_gross, sector_limit, sectors, max_turnover)  # fmt: skip
@@ -291,11 +291,15 @@ def backtest_command(
                 max_turnover=max_turnover,
                 min_order_notional=parse_decimal("--min-order-notional", min_order_notional),
             ),
+            strict=strict,
         )
     except ValidationError as exc:
         raise fail(one_line(exc)) from None
     if len(frame) <= lookback + 1:
-        raise fail(f"--lookback {lookback} needs more than {lookback + 1} dates; the data has {len(frame)}")
+        raise fail(
+            f"--lookback {lookback} needs more than {lookback + 1} dates; the data has {len(frame)}"
+            + (f" from {frame.index[0].date()} to {frame.index[-1].date()}" if len(frame) else "")
+        )
     runs = runs_dir or LogosSettings().paths.portfolio_runs
     try:
         run_dir = child(runs, "--run-id", run_id or _run_id(method, source))
@@ -329,6 +333,30 @@ def backtest_command(
             logging.getLogger("logos").removeHandler(handler)
             handler.close()
     _print_summary(result, method, seconds, written)
+
+
+def _date(name: str, value: str | None) -> pd.Timestamp | None:
+    """Read a --start/--end date as the start of that UTC day, or stop with a line naming the option."""
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(date.fromisoformat(value), tz="UTC")
+    except ValueError:
+        raise fail(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _cut(frame: pd.DataFrame, source: Path, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    """The dates from start through the whole end day; a range wholly outside the data is an error."""
+    first, last = frame.index[0], frame.index[-1]
+    if start is not None and start > last:
+        raise fail(f"--start {start.date()} is after the last date of {source.name} ({last.date()})")
+    if end is not None and end < first.normalize():
+        raise fail(f"--end {end.date()} is before the first date of {source.name} ({first.date()})")
+    if start is not None:
+        frame = frame.loc[frame.index >= start]
+    if end is not None:
+        frame = frame.loc[frame.index < end + pd.Timedelta(days=1)]
+    return frame
 
 
 def _run_with_progress(
@@ -370,3 +398,15 @@ def _print_summary(result: PortfolioResult, method: str, seconds: float, run: Pa
     for label, value in rows:
         typer.echo(f"  {label:<14} {value:>16}")
     typer.echo(f"artifacts: {run}")
+    _warn_fallbacks(result)
+
+
+def _warn_fallbacks(result: PortfolioResult) -> None:
+    noted = [(stamp, allocation) for stamp, allocation in result.targets if allocation.fallback_note]
+    if noted:
+        stamp, allocation = noted[0]
+        typer.echo(
+            f"warning: {len(noted)} of {len(result.targets)} rebalances fell back (first {stamp.date()}: "
+            f"{allocation.fallback_note}); see fallbacks in metrics.json, --strict makes this an error",
+            err=True,
+        )

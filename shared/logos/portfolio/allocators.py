@@ -1,8 +1,9 @@
 """Allocators: one interface over skfolio's optimizers and two baselines, with constraints and a fallback.
 
 Every allocator turns a returns window into weights through :func:`allocate`, which checks the
-constraints, runs the allocator, falls back to inverse volatility (logging the reason) when an
-optimizer fails, and projects the result onto the constraints an optimizer could not express.
+constraints, runs the allocator, falls back to inverse volatility (recording the reason on the
+allocation) when an optimizer fails, or refuses to when strict, and projects the result onto the
+constraints an optimizer could not express.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ log = logging.getLogger("logos.portfolio")
 
 class AllocatorError(ValueError):
     """An unknown allocator or parameters it does not accept."""
+
+
+class UnreachableTarget(ValueError):
+    """A target return above the highest mean return the constraints allow."""
+
+
+class FallbackRefused(ValueError):
+    """An optimizer failed while strict allocation forbids the inverse-volatility fallback."""
 
 
 class Linkage(StrEnum):
@@ -72,12 +81,20 @@ class InverseVolatilityParams(AllocatorParams):
 
 @dataclass(frozen=True)
 class Allocation:
-    """Weights per asset from one allocator, and why it fell back to inverse volatility if it did."""
+    """Weights per asset from one allocator and, when it failed, the allocator used instead and why."""
 
     assets: tuple[str, ...]
     weights: np.ndarray
     method: str
     fallback_reason: str | None = None
+    fallback: str | None = None
+
+    @property
+    def fallback_note(self) -> str | None:
+        """One line naming the method, the fallback and the reason; None when the method's own weights stand."""
+        if self.fallback_reason is None:
+            return None
+        return f"{self.method} fell back to {self.fallback}: {self.fallback_reason}"
 
     def as_series(self) -> pd.Series:
         return pd.Series(self.weights, index=list(self.assets), name="weight")
@@ -305,13 +322,10 @@ class MeanVariance(Allocator):
     def weights(
         self, returns: np.ndarray, assets: Sequence[str], constraints: PortfolioConstraints, previous: np.ndarray | None
     ) -> np.ndarray:
-        from skfolio.measures import RiskMeasure
-        from skfolio.optimization import MeanRisk, ObjectiveFunction
+        from skfolio.optimization import ObjectiveFunction
 
         params = self.params
         assert isinstance(params, MeanVarianceParams)
-        lower, upper = _box(assets, constraints)
-        exact_budget = constraints.min_net == constraints.max_net
         options: dict[str, Any] = {}
         if self.objective == "max_sharpe":
             options["objective_function"] = ObjectiveFunction.MAXIMIZE_RATIO
@@ -321,9 +335,23 @@ class MeanVariance(Allocator):
         if self.objective == "target_return":
             assert params.target_return is not None
             options["min_return"] = params.target_return / params.periods_per_year
-        model = MeanRisk(
+        return _fitted_weights(self._model(assets, constraints, previous, options), returns)
+
+    def _model(
+        self,
+        assets: Sequence[str],
+        constraints: PortfolioConstraints,
+        previous: np.ndarray | None,
+        options: dict[str, Any],
+    ) -> Any:
+        from skfolio.measures import RiskMeasure
+        from skfolio.optimization import MeanRisk
+
+        lower, upper = _box(assets, constraints)
+        exact_budget = constraints.min_net == constraints.max_net
+        return MeanRisk(
             risk_measure=RiskMeasure.VARIANCE,
-            prior_estimator=_prior(params),
+            prior_estimator=_prior(self.params),
             min_weights=lower,
             max_weights=upper,
             budget=constraints.min_net if exact_budget else None,
@@ -332,7 +360,6 @@ class MeanVariance(Allocator):
             add_constraints=_extra_rules(assets, constraints, previous, budget=True),
             **options,
         )
-        return _fitted_weights(model, returns)
 
 
 class MinimumVariance(MeanVariance):
@@ -366,6 +393,39 @@ class TargetReturn(MeanVariance):
         if getattr(self.params, "target_return", None) is None:
             raise AllocatorError("target_return needs --param target_return=ANNUAL_RETURN (0.08 = 8 % a year)")
 
+    def weights(
+        self, returns: np.ndarray, assets: Sequence[str], constraints: PortfolioConstraints, previous: np.ndarray | None
+    ) -> np.ndarray:
+        try:
+            return super().weights(returns, assets, constraints, previous)
+        except Exception as exc:
+            params = self.params
+            assert isinstance(params, MeanVarianceParams)
+            assert params.target_return is not None
+            highest = self._highest_return(returns, assets, constraints, previous)
+            if highest is None or params.target_return <= highest:
+                raise
+            raise UnreachableTarget(
+                f"the target {params.target_return * 100:.1f} % a year is above the highest mean return the "
+                f"constraints allow on this window, {highest * 100:.1f} % a year"
+            ) from exc
+
+    def _highest_return(
+        self, returns: np.ndarray, assets: Sequence[str], constraints: PortfolioConstraints, previous: np.ndarray | None
+    ) -> float | None:
+        """The highest annual mean return any weights allowed by the constraints reach, or None if none solve."""
+        from skfolio.optimization import ObjectiveFunction
+
+        params = self.params
+        assert isinstance(params, MeanVarianceParams)
+        model = self._model(assets, constraints, previous, {"objective_function": ObjectiveFunction.MAXIMIZE_RETURN})
+        try:
+            weights = _fitted_weights(model, returns)
+        except Exception:
+            return None
+        mean = np.asarray(model.prior_estimator_.return_distribution_.mu, dtype=np.float64)
+        return float(mean @ weights) * params.periods_per_year
+
 
 ALLOCATORS: dict[str, type[Allocator]] = {
     allocator.name: allocator
@@ -395,32 +455,41 @@ def allocate(
     returns: pd.DataFrame,
     constraints: PortfolioConstraints | None = None,
     previous: np.ndarray | None = None,
+    strict: bool = False,
 ) -> Allocation:
     """Weights for the window ``returns`` that obey ``constraints`` (and turnover from ``previous``).
 
     Raises :class:`~logos.portfolio.constraints.ConstraintError` when the constraints admit no weights;
-    an optimizer that fails or finds its own problem infeasible falls back to inverse volatility.
+    an optimizer that fails or finds its own problem infeasible falls back to inverse volatility (equal
+    weights if an asset has no volatility), or with ``strict`` raises :class:`FallbackRefused`.
     """
     constraints = constraints or PortfolioConstraints()
     assets = tuple(str(column) for column in returns.columns)
     values = returns.to_numpy(dtype=np.float64)
     check_feasible(assets, constraints)
     reason: str | None = None
+    fallback: str | None = None
     try:
         raw = allocator.weights(values, assets, constraints, previous)
         if not np.isfinite(raw).all():
             raise ValueError("the optimizer returned non-finite weights")
     except Exception as exc:  # any optimizer failure (solver status, numerics) takes the documented fallback
-        reason = f"{allocator.name} failed ({type(exc).__name__}: {_first_line(exc)}); used inverse_vol"
-        log.warning("%s", reason)
+        reason = str(exc) if isinstance(exc, UnreachableTarget) else f"{type(exc).__name__}: {_first_line(exc)}"
+        if strict:
+            raise FallbackRefused(
+                f"{allocator.name} failed and strict allocation allows no fallback: {reason}"
+            ) from exc
         try:
             raw = InverseVolatility().weights(values, assets, constraints, previous)
+            fallback = InverseVolatility.name
         except ValueError:
             raw = EqualWeight().weights(values, assets, constraints, previous)
+            fallback = EqualWeight.name
+        log.debug("%s fell back to %s: %s", allocator.name, fallback, reason)
     if constraints.min_net == constraints.max_net and allocator.name in _UNIT_BUDGET and raw.sum() != 0:
         raw = raw * constraints.min_net / raw.sum()
     weights = project(raw, assets, constraints, previous)
-    return Allocation(assets, weights, allocator.name, reason)
+    return Allocation(assets, weights, allocator.name, reason, fallback)
 
 
 # allocators whose raw weights sum to one, rescaled to an exact budget other than one

@@ -16,15 +16,15 @@ import yaml
 
 from logos.backtest.artifacts import EXECUTION_COLUMNS, PLOT_POINTS, plot_equity, staged_run, table
 from logos.backtest.metrics import drawdown
-from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult
+from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult, fallbacks
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def weights_frame(result: PortfolioResult) -> pd.DataFrame:
-    """One row per rebalance: the target weight of every asset and the fallback reason, if any."""
+    """One row per rebalance: the target weight of every asset and the fallback, if any."""
     rows = [
-        [stamp.strftime(TIMESTAMP), allocation.method, allocation.fallback_reason or ""]
+        [stamp.strftime(TIMESTAMP), allocation.method, allocation.fallback_note or ""]
         + [f"{float(weight):.10f}" for weight in allocation.weights]
         for stamp, allocation in result.targets
     ]
@@ -53,6 +53,7 @@ def metrics_document(result: PortfolioResult, config: PortfolioBacktestConfig, d
         "start": result.index[0].isoformat(),
         "end": result.index[-1].isoformat(),
         "metrics": result.metrics,
+        "fallbacks": fallbacks(result),
     }
 
 

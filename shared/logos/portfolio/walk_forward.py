@@ -24,7 +24,7 @@ from logos.backtest.metrics import compute_metrics, periods_per_year
 from logos.contracts import Side
 from logos.execution.fill_model import FillModel, FillModelConfig, FillTiming
 from logos.execution.ledger import FifoLedger
-from logos.portfolio.allocators import Allocation, Allocator, allocate
+from logos.portfolio.allocators import Allocation, Allocator, FallbackRefused, allocate
 from logos.portfolio.constraints import PortfolioConstraints
 from logos.portfolio.position_manager import PlannedOrder, RebalanceConfig, plan_rebalance
 from logos.portfolio.prices import simple_returns
@@ -57,6 +57,7 @@ class PortfolioBacktestConfig(BaseModel):
     fills: FillModelConfig = Field(default_factory=FillModelConfig)
     constraints: PortfolioConstraints = Field(default_factory=PortfolioConstraints)
     rebalance: RebalanceConfig = Field(default_factory=RebalanceConfig)
+    strict: bool = Field(default=False, description="Stop at an optimizer failure instead of falling back.")
 
 
 @dataclass
@@ -145,9 +146,12 @@ def run_portfolio_backtest(
             decide = scheduled or drifted
         if decide:
             window = returns.iloc[bar - config.lookback : bar]  # returns up to and including bar t
-            allocation = allocate(allocator, window, config.constraints, current)
-            if allocation.fallback_reason:
-                log.info("%s: %s", stamp.date(), allocation.fallback_reason)
+            try:
+                allocation = allocate(allocator, window, config.constraints, current, config.strict)
+            except FallbackRefused as exc:
+                raise FallbackRefused(f"{stamp.date()}: {exc}") from exc
+            if allocation.fallback_note:
+                log.warning("%s: %s", stamp.date(), allocation.fallback_note)
             targets.append((stamp, allocation))
             target_weights = allocation.weights
             plan = plan_rebalance(
@@ -192,6 +196,20 @@ def _execute(
         moved = match.price - reference if order.side is Side.BUY else reference - match.price
         slippage += moved * match.quantity
     return slippage
+
+
+def fallbacks(result: PortfolioResult) -> list[dict[str, str]]:
+    """Every rebalance whose allocator failed: the date, the allocator used instead and the reason."""
+    return [
+        {
+            "date": stamp.date().isoformat(),
+            "method": allocation.method,
+            "fallback": allocation.fallback or "",
+            "reason": allocation.fallback_reason,
+        }
+        for stamp, allocation in result.targets
+        if allocation.fallback_reason
+    ]
 
 
 def _metrics(result: PortfolioResult, returns: pd.DataFrame, config: PortfolioBacktestConfig) -> dict[str, Any]:

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.cluster.hierarchy as sch
 from scipy.spatial.distance import squareform
 
-from logos.portfolio.allocators import ALLOCATORS, Allocator, AllocatorError, MeanVariance, allocate, get_allocator
+from logos.portfolio.allocators import (
+    ALLOCATORS,
+    Allocator,
+    AllocatorError,
+    FallbackRefused,
+    MeanVariance,
+    allocate,
+    get_allocator,
+)
 from logos.portfolio.constraints import ConstraintError, PortfolioConstraints, violations
 from logos.portfolio.prices import load_sectors, price_fixture_path
 from logos.portfolio.risk_model import ledoit_wolf_covariance, risk_contributions
@@ -177,16 +183,32 @@ def test_constraints_when_infeasible_then_error_names_the_constraint(sp500_retur
 
 
 def test_optimizer_when_its_problem_is_infeasible_then_falls_back_to_inverse_vol_with_reason(
-    sp500_returns: pd.DataFrame, caplog: pytest.LogCaptureFixture
+    sp500_returns: pd.DataFrame,
 ) -> None:
     params = ALLOCATORS["target_return"].params_model.model_validate({"target_return": 9.0})
-    allocator = get_allocator("target_return", params)
-    with caplog.at_level(logging.WARNING, logger="logos.portfolio"):
-        allocation = allocate(allocator, sp500_returns)
+    allocation = allocate(get_allocator("target_return", params), sp500_returns)
     expected = allocate(get_allocator("inverse_vol"), sp500_returns).weights
     np.testing.assert_allclose(allocation.weights, expected)
-    assert allocation.fallback_reason is not None and "used inverse_vol" in allocation.fallback_reason
-    assert "target_return failed" in caplog.text
+    assert allocation.fallback == "inverse_vol"
+    assert allocation.fallback_reason is not None
+    assert allocation.fallback_reason.startswith("the target 900.0 % a year is above the highest mean return")
+    assert allocation.fallback_note == f"target_return fell back to inverse_vol: {allocation.fallback_reason}"
+
+
+def test_target_return_when_target_is_unreachable_and_strict_then_fallback_refused(
+    sp500_returns: pd.DataFrame,
+) -> None:
+    params = ALLOCATORS["target_return"].params_model.model_validate({"target_return": 9.0})
+    with pytest.raises(FallbackRefused, match="target_return failed and strict allocation allows no fallback: the"):
+        allocate(get_allocator("target_return", params), sp500_returns, strict=True)
+
+
+def test_target_return_when_target_is_reachable_and_strict_then_no_fallback(sp500_returns: pd.DataFrame) -> None:
+    params = ALLOCATORS["target_return"].params_model.model_validate({"target_return": 0.1})
+    allocation = allocate(get_allocator("target_return", params), sp500_returns, strict=True)
+    assert allocation.fallback is None and allocation.fallback_note is None
+    mean = float(sp500_returns.mean().to_numpy() @ allocation.weights) * 252
+    assert mean >= 0.1 - 1e-6
 
 
 def test_target_return_when_no_target_is_given_then_parameter_error() -> None:
