@@ -1,11 +1,14 @@
 """Read bar files (CSV or Parquet) into validated, per-symbol OHLCV frames indexed by UTC time.
 
 Every rule is checked with whole-column masks, so a file of millions of rows costs a few passes;
-the error then names the first offending row as numbered in the file (1 is the first data row).
+the error then names the first offending row as numbered in the file (1 is the first data row), with
+its time and symbol. Timestamps without a time zone are read as UTC; each frame's
+``attrs["naive_timestamps"]`` says whether the file's were (the backtest reports it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -40,21 +43,28 @@ _EPOCH_UNITS: tuple[tuple[float, EpochUnit], ...] = ((1e11, "s"), (1e14, "ms"), 
 _TIME_UNIT: Final = "us"
 
 BoolArray = NDArray[np.bool_]
+NAIVE_TIMESTAMPS: Final = "naive_timestamps"
+# ISO 8601 text whose time part ends in Z or an offset (+01:00, -0500, +01) names its time zone
+_ZONED = re.compile(r"[T ]\S*?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 
 
 class BarDataError(ValueError):
-    """A bar file that cannot be used; the message names the file, the row and the rule broken."""
+    """A bar file that cannot be used; the message names the file, the row (its time and symbol) and what is wrong.
 
-    def __init__(self, path: str | Path, row: int | None, rule: str, detail: str) -> None:
+    ``rule`` is a stable code of the rule broken (``nan``, ``unsorted``, ``too_short``, …) for callers.
+    """
+
+    def __init__(self, path: str | Path, row: int | None, rule: str, detail: str, at: str | None = None) -> None:
         self.path = Path(path)
         self.row = row
         self.rule = rule
         self.detail = detail
+        self.at = at
         where = f"{path} row {row}" if row is not None else str(path)
-        super().__init__(f"{where}: {detail} ({rule})")
+        super().__init__(f"{where}{f' ({at})' if at else ''}: {detail}")
 
-    def __reduce__(self) -> tuple[type[BarDataError], tuple[Path, int | None, str, str]]:
-        return (BarDataError, (self.path, self.row, self.rule, self.detail))
+    def __reduce__(self) -> tuple[type[BarDataError], tuple[Path, int | None, str, str, str | None]]:
+        return (BarDataError, (self.path, self.row, self.rule, self.detail, self.at))
 
 
 def bar_file_stem(path: str | Path) -> str | None:
@@ -66,11 +76,12 @@ def bar_file_stem(path: str | Path) -> str | None:
     return None
 
 
-def load_bars(path: str | Path, symbol: str | None = None) -> dict[str, pd.DataFrame]:
+def load_bars(path: str | Path, symbol: str | None = None, min_bars: int = 1) -> dict[str, pd.DataFrame]:
     """Read, normalize and validate a bar file into one OHLCV frame per symbol, ordered by symbol.
 
     Without a symbol column the file holds one symbol, named ``symbol`` or else the file's stem;
-    with one, ``symbol`` selects a single symbol of the file.
+    with one, ``symbol`` selects a single symbol of the file. A symbol with fewer than ``min_bars``
+    bars is refused (``too_short``), so a caller that needs a history says so here.
     """
     stem = bar_file_stem(path)
     if stem is None:
@@ -90,7 +101,14 @@ def load_bars(path: str | Path, symbol: str | None = None) -> dict[str, pd.DataF
     stamps = _parse_timestamps(path, table[columns["timestamp"]], rows)
     values = np.column_stack([_parse_numbers(table[columns[name]]) for name in BAR_COLUMNS])
     _validate(path, stamps, values, codes, rows, names, table, columns)
-    frames = {name: _frame(stamps, values, codes == code) for code, name in enumerate(names)}
+    naive = _naive(table[columns["timestamp"]])
+    frames = {name: _frame(stamps, values, codes == code, naive) for code, name in enumerate(names)}
+    short = next((name for name, frame in sorted(frames.items()) if len(frame) < min_bars), None)
+    if short is not None:
+        count = len(frames[short])
+        raise BarDataError(
+            path, None, "too_short", f"{short} has {count} bar{'s' if count != 1 else ''}; at least {min_bars} needed"
+        )
     return dict(sorted(frames.items()))
 
 
@@ -187,6 +205,18 @@ def _parse_timestamps(path: str | Path, column: pd.Series, rows: NDArray[np.int_
     return parsed.as_unit(_TIME_UNIT).rename("timestamp")
 
 
+def _naive(column: pd.Series) -> bool:
+    """Whether the file's times carry no time zone (read as UTC); epoch numbers are UTC by definition."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return False
+    if pd.api.types.is_datetime64_dtype(column.dtype):
+        return True
+    if _looks_like_epoch(column):
+        return False
+    present = column.dropna()
+    return not present.empty and _ZONED.search(str(present.iloc[0]).strip()) is None
+
+
 def _looks_like_epoch(column: pd.Series) -> bool:
     """Decide by the first present value: a number means epoch time, anything else ISO text."""
     if pd.api.types.is_bool_dtype(column.dtype):
@@ -245,9 +275,15 @@ def _validate(
     if not faults:
         return
     position, _, rule = min(faults)
-    symbol = f"{names[codes[position]]} " if len(names) > 1 or "symbol" in columns else ""
+    at = _iso(stamps[position])
+    if len(names) > 1 or "symbol" in columns:
+        at += f", {names[codes[position]]}"
     detail = _describe(rule, position, stamps, values, rows, previous, table, columns)
-    raise BarDataError(path, int(rows[position]), rule, symbol + detail)
+    raise BarDataError(path, int(rows[position]), rule, detail, at)
+
+
+def _iso(stamp: pd.Timestamp) -> str:
+    return stamp.isoformat().replace("+00:00", "Z")
 
 
 def _any_per_row(mask: BoolArray) -> BoolArray:
@@ -285,14 +321,17 @@ def _describe(
     bar = dict(zip(BAR_COLUMNS, (float(value) for value in values[position]), strict=True))
     if rule in ("unsorted", "duplicate_timestamp"):
         before = int(previous[position])
-        when, then = stamps[position].isoformat(), stamps[before].isoformat()
         if rule == "unsorted":
-            return f"timestamp {when} is earlier than {then} of row {rows[before]}"
-        return f"timestamp {when} repeats row {rows[before]}"
+            return f"the time is earlier than row {rows[before]} ({_iso(stamps[before])})"
+        return f"the time repeats row {rows[before]}"
     if rule == "nan":
         name = next(name for name in BAR_COLUMNS if not np.isfinite(bar[name]))
         raw: Any = table[columns[name]].iloc[position]
-        return f"{name} is missing" if pd.isna(raw) else f"{name} {raw!r} is not a finite number"
+        if pd.isna(raw):
+            return f"{name} is missing"
+        if np.isinf(bar[name]):
+            return f"{name} is {bar[name]}, not a finite number"
+        return f"{name} {str(raw)!r} is not a number"
     if rule == "non_positive_price":
         name = next(name for name in PRICE_COLUMNS if bar[name] <= 0)
         return f"{name} {bar[name]!r} is not positive"
@@ -304,6 +343,8 @@ def _describe(
     return f"volume {bar['volume']!r} is negative"
 
 
-def _frame(stamps: pd.DatetimeIndex, values: NDArray[np.float64], mask: BoolArray) -> pd.DataFrame:
+def _frame(stamps: pd.DatetimeIndex, values: NDArray[np.float64], mask: BoolArray, naive: bool) -> pd.DataFrame:
     """Build one symbol's frame from its rows."""
-    return pd.DataFrame(values[mask], index=stamps[mask], columns=list(BAR_COLUMNS), dtype=np.float64)
+    frame = pd.DataFrame(values[mask], index=stamps[mask], columns=list(BAR_COLUMNS), dtype=np.float64)
+    frame.attrs[NAIVE_TIMESTAMPS] = naive
+    return frame
