@@ -27,6 +27,7 @@ from services.dashboard.reading import (
     StampCache,
     Unreadable,
     csv_parser,
+    parquet_parser,
     parse_json,
     parse_text,
 )
@@ -37,7 +38,7 @@ METRICS_FILES = ("metrics.json",)
 LEGACY_METRICS_FILES = ("summary.json", "stats.json")
 TRADES_FILES = ("trades.csv",)
 LEGACY_TRADES_FILES = ("fills.csv", "executions.csv")
-EQUITY_FILES = ("equity.csv",)
+EQUITY_FILES = ("equity.parquet", "equity.csv")  # runs before equity.parquet wrote the CSV
 LEGACY_EQUITY_FILES = ("equity_curve.csv",)
 TIME_COLUMNS = ("timestamp", "ts", "date", "time", "datetime")
 METRIC_ALIASES = {"sharpe_ratio": "sharpe", "max_dd": "max_drawdown", "maxdd": "max_drawdown",
@@ -207,7 +208,7 @@ def list_backtests(paths: Paths) -> list[BacktestSummary]:
 
 
 def _parse_equity(path: Path) -> pd.DataFrame:
-    frame = csv_parser(("equity",))(path)
+    frame = (parquet_parser if path.suffix == ".parquet" else csv_parser)(("equity",))(path)
     time_column = next((name for name in TIME_COLUMNS if name in frame.columns), None)
     if time_column is None:
         raise ValueError(f"no time column (one of {', '.join(TIME_COLUMNS)})")

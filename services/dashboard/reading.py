@@ -161,6 +161,21 @@ def csv_parser(required: tuple[str, ...] = ()) -> Callable[[Path], pd.DataFrame]
     return parse
 
 
+def parquet_parser(required: tuple[str, ...] = ()) -> Callable[[Path], pd.DataFrame]:
+    """Return a parser of a Parquet file (a torn or half-written one raises ValueError, like a bad CSV)."""
+
+    def parse(path: Path) -> pd.DataFrame:
+        from pyarrow import parquet
+
+        frame: pd.DataFrame = parquet.read_table(path).to_pandas()
+        missing = [column for column in required if column not in frame.columns]
+        if missing:
+            raise ValueError(f"missing columns {', '.join(missing)}")
+        return frame
+
+    return parse
+
+
 @dataclass
 class _Followed:
     inode: int

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from logos.backtest.artifacts import write_backtest
+from logos.backtest.engine import BacktestConfig, run_backtest
+from logos.data.fixtures import fixture_catalog, fixture_path
+from logos.data.loading import load_bars
 from logos.paths import Paths
 from logos.redact import MASK
+from logos.strategies import get_strategy
 from services.dashboard import data_access, reading
 from tests.ui.conftest import tree_digest
 
@@ -69,6 +74,21 @@ def test_load_backtest_when_legacy_names_then_loaded_and_each_legacy_file_named(
     assert not run.trades.empty
     assert run.image == paths.runs / "equity_sma_demo_1m_sma_cross.png"
     assert data_access.legacy_plots(paths) == [paths.runs / "equity_sma_demo_1m_sma_cross.png"]
+
+
+def test_load_backtest_when_written_today_then_equity_parquet_and_open_round_trip_read(paths: Paths) -> None:
+    frame = load_bars(fixture_path("sma_demo_1m"))["sma_demo_1m"]
+    spec = fixture_catalog()["sma_demo_1m"]
+    config = BacktestConfig(strategy="buy_and_hold")
+    result = run_backtest(frame, spec, get_strategy("buy_and_hold"), config)
+    write_backtest(result, config, spec, "fixture:sma_demo_1m", paths.backtest("today"))
+
+    run = data_access.load_backtest(paths, "today")
+    assert run.problems == () and run.legacy_files == ()
+    assert len(run.equity) == len(frame) and str(run.equity["timestamp"].dtype).startswith("datetime64")
+    assert run.equity["equity"].iloc[-1] == pytest.approx(result.metrics.end_equity)
+    assert run.round_trips["status"].tolist() == ["open"] and run.round_trips["closed_at"].isna().all()
+    assert data_access.load_backtest_equity(paths, "today")["drawdown"].max() <= 0.0
 
 
 def test_load_backtest_when_half_written_then_problems_reported_and_whole_lines_kept(paths: Paths) -> None:

@@ -20,7 +20,7 @@ from logos.strategies import get_strategy
 from services.cli import app
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sma_cross_sma_demo"
-ARTIFACTS = ["metrics.json", "trades.csv", "round_trips.csv", "equity.csv", "config.yaml"]
+ARTIFACTS = ["metrics.json", "trades.csv", "round_trips.csv", "equity.parquet", "config.yaml"]
 runner = CliRunner()
 
 
@@ -49,14 +49,17 @@ def test_backtest_when_written_then_artifacts_agree_with_each_other(tmp_path: Pa
     metrics = json.loads((run / "metrics.json").read_text())["metrics"]
     trades = pd.read_csv(run / "trades.csv", dtype=str)
     trips = pd.read_csv(run / "round_trips.csv", dtype=str)
-    equity = pd.read_csv(run / "equity.csv")
+    equity = pd.read_parquet(run / "equity.parquet")
     bars = load_bars(fixture_path("sma_demo_1m"))["sma_demo_1m"]
     last = trades.iloc[-1]
     final = Decimal(last["cash_after"]) + Decimal(last["position_after"]) * Decimal(repr(float(bars["close"].iloc[-1])))
     assert abs(float(final) - metrics["end_equity"]) < 1e-6
     assert len(trades) == metrics["fills"] and len(trips) == metrics["trades"]
     assert float(sum(Decimal(fee) for fee in trades["fee"])) == pytest.approx(metrics["fees"], abs=1e-6)
-    assert sum(Decimal(p) for p in trades["realized_pnl"]) == sum(Decimal(p) for p in trips["pnl"])
+    closed = trips[trips["status"] == "closed"]
+    assert sum(Decimal(p) for p in trades["realized_pnl"]) == sum(Decimal(p) for p in closed["pnl"])
+    assert len(trips) - len(closed) == metrics["open_trades"] == 1
+    assert sum(Decimal(p) for p in trips["net_pnl"]) == final - Decimal(metrics["start_equity"])
     assert len(equity) == len(bars) and equity["equity"].iloc[-1] == pytest.approx(metrics["end_equity"])
     assert metrics["max_drawdown"] == pytest.approx(equity["drawdown"].min())
 

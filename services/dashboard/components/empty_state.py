@@ -20,7 +20,7 @@ def problems(messages: tuple[str, ...] | list[str], legacy: tuple[str, ...] | li
         st.warning(
             "This run uses legacy file names ("
             + ", ".join(f"`{name}`" for name in legacy)
-            + "). They are shown, but new runs write `metrics.json`, `trades.csv`, `equity.csv` and `equity.png`.",
+            + "). They are shown, but new runs write `metrics.json`, `trades.csv`, `equity.parquet` and `equity.png`.",
             icon="⚠️",
         )
     for message in messages:

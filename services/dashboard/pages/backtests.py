@@ -60,13 +60,13 @@ def single_run(run: data_access.BacktestRun) -> None:
     if not summary.has_results and run.equity.empty and run.trades.empty:
         empty_state(
             "This run has no results yet",
-            f"`{summary.directory}` holds no readable `metrics.json`, `equity.csv` or `trades.csv`. A backtest "
+            f"`{summary.directory}` holds no readable `metrics.json`, `equity.parquet` or `trades.csv`. A backtest "
             "writes them all at once when it finishes; a run still being copied fills in on the next refresh.",
         )
         return
     metrics_cards(summary.metrics)
     if run.equity.empty:
-        st.info("No equity curve in this run (`equity.csv`).")
+        st.info("No equity curve in this run (`equity.parquet`, or `equity.csv` in older runs).")
     else:
         equity_chart(run.equity, chart_theme(), key="bt_equity")
     fills, trips, image, config, log = st.tabs(["Fills", "Round trips", "Plot", "Configuration", "Log"])
@@ -126,8 +126,8 @@ def main() -> None:
     if not backtests:
         empty_state(
             "No backtests yet",
-            f"Each backtest writes `runs/<id>/` under `{paths.root}`: metrics.json, trades.csv, equity.csv, "
-            "equity.png, config.yaml and logs/run.log. Run one and it appears here.",
+            f"Each backtest writes `runs/<id>/` under `{paths.root}`: metrics.json, trades.csv, round_trips.csv, "
+            "equity.parquet, equity.png, config.yaml and logs/run.log. Run one and it appears here.",
             "logos backtest --fixture sma_demo_1m --strategy sma_cross",
         )
     else:

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from logos.backtest.engine import BacktestConfig, BacktestResult
-from logos.backtest.metrics import drawdown
+from logos.backtest.metrics import annualization, drawdown
 from logos.symbols import SymbolSpec
 
 PLOT_POINTS = 4000
@@ -26,8 +26,21 @@ EXECUTION_COLUMNS = [
     "ts", "symbol", "side", "quantity", "price", "fee", "realized_pnl", "position_after", "cash_after", "order_id",
 ]  # fmt: skip
 ROUND_TRIP_COLUMNS = [
-    "symbol", "direction", "quantity", "entry_price", "exit_price", "opened_at", "closed_at", "pnl", "fees", "net_pnl",
-]  # fmt: skip
+    "symbol",
+    "direction",
+    "quantity",
+    "entry_price",
+    "exit_price",
+    "opened_at",
+    "closed_at",
+    "pnl",
+    "fees",
+    "net_pnl",
+    "status",
+]
+# equity.parquet: runs of equal values in target, position and cash cost a few bytes as dictionary
+# runs; timestamps as deltas; equity and drawdown split by byte, which compresses floats best
+EQUITY_ENCODING = {"timestamp": "DELTA_BINARY_PACKED", "equity": "BYTE_STREAM_SPLIT", "drawdown": "BYTE_STREAM_SPLIT"}
 
 
 class RunExists(FileExistsError):
@@ -43,6 +56,7 @@ def metrics_document(result: BacktestResult, config: BacktestConfig) -> dict[str
         "start": result.index[0].isoformat(),
         "end": result.index[-1].isoformat(),
         "metrics": result.metrics.as_dict(),
+        "annualization": annualization(result.metrics),
         "refusals": dict(sorted(result.refusals.items())),
     }
 
@@ -58,16 +72,33 @@ def table(items: Sequence[object], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([[_cell(getattr(item, column)) for column in columns] for item in items], columns=columns)
 
 
-def _equity_frame(result: BacktestResult) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "timestamp": result.index.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "target": result.targets,
-            "position": result.positions,
-            "cash": np.round(result.cash, 8),
-            "equity": np.round(result.equity, 8),
-            "drawdown": np.round(drawdown(result.equity), 10),
-        }
+def round_trip_table(result: BacktestResult) -> pd.DataFrame:
+    """Return the closed round trips, then the open ones marked at the last close (no ``closed_at``)."""
+    trips = [*result.round_trips, *result.open_trips]
+    cells = [[getattr(trip, column) for column in ROUND_TRIP_COLUMNS] for trip in trips]
+    rows = [["" if value is None else _cell(value) for value in row] for row in cells]
+    return pd.DataFrame(rows, columns=ROUND_TRIP_COLUMNS)
+
+
+def write_equity(result: BacktestResult, path: Path) -> None:
+    """Write the per-bar curves as Parquet: a few bytes a bar, and the same bytes for the same run."""
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    columns = {
+        "timestamp": pa.array(result.index.as_unit("ns").asi8, pa.timestamp("ns", tz="UTC")),
+        "target": pa.array(np.asarray(result.targets, dtype=np.float64)),
+        "position": pa.array(result.positions),
+        "cash": pa.array(np.round(result.cash, 8)),
+        "equity": pa.array(np.round(result.equity, 8)),
+        "drawdown": pa.array(np.round(drawdown(result.equity), 10)),
+    }
+    parquet.write_table(
+        pa.table(columns),
+        path,
+        compression="zstd",
+        use_dictionary=["target", "position", "cash"],
+        column_encoding=EQUITY_ENCODING,
     )
 
 
@@ -132,15 +163,13 @@ def write_backtest(
     run_dir: Path,
     log_file: Path | None = None,
 ) -> Path:
-    """Write metrics.json, trades.csv, round_trips.csv, equity.csv, equity.png, config.yaml, logs/run.log."""
+    """Write metrics.json, trades.csv, round_trips.csv, equity.parquet, equity.png, config.yaml, logs/run.log."""
     with staged_run(run_dir, log_file) as staging:
         document = metrics_document(result, config)
         (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
-        table(result.round_trips, ROUND_TRIP_COLUMNS).to_csv(
-            staging / "round_trips.csv", index=False, lineterminator="\n"
-        )
-        _equity_frame(result).to_csv(staging / "equity.csv", index=False, lineterminator="\n")
+        round_trip_table(result).to_csv(staging / "round_trips.csv", index=False, lineterminator="\n")
+        write_equity(result, staging / "equity.parquet")
         settings = {
             "data": data_source,
             "symbol": spec.model_dump(mode="json"),

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from logos.backtest.metrics import Metrics, compute_metrics, periods_per_year
 from logos.contracts import OrderType, Side
 from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
-from logos.execution.ledger import ClosedLot, Execution, FifoLedger
+from logos.execution.ledger import ClosedLot, Execution, FifoLedger, OpenLot
 from logos.orders.sizing import EquityFraction, SizingRule, VolatilityTarget
 from logos.orders.translator import Caps, Refusal, translate
 from logos.strategies import Strategy
@@ -48,7 +48,7 @@ class BacktestConfig(BaseModel):
 
 @dataclass
 class BacktestResult:
-    """What a backtest produced: fills, round trips, per-bar curves and metrics."""
+    """What a backtest produced: fills, round trips (open ones marked at the last close), curves and metrics."""
 
     symbol: str
     index: pd.DatetimeIndex
@@ -58,6 +58,7 @@ class BacktestResult:
     equity: np.ndarray
     executions: list[Execution]
     round_trips: list[ClosedLot]
+    open_trips: list[OpenLot]
     refusals: dict[str, int]
     metrics: Metrics
     ledger: FifoLedger
@@ -281,11 +282,12 @@ def run_backtest(
     positions, cash, equity = simulation.curves()
     ledger = simulation.ledger
     traded = float(sum((e.quantity * e.price for e in ledger.executions), ZERO))
+    open_trips = ledger.open_lots({spec.symbol: simulation.price(simulation.close_ticks, len(frame) - 1)})
     metrics = compute_metrics(
         equity,
         simulation.index,
         positions,
-        ledger.closed,
+        [*ledger.closed, *open_trips],
         traded,
         len(ledger.executions),
         float(ledger.fees_paid),
@@ -300,6 +302,7 @@ def run_backtest(
         equity=equity,
         executions=ledger.executions,
         round_trips=ledger.closed,
+        open_trips=open_trips,
         refusals=simulation.refusals,
         metrics=metrics,
         ledger=ledger,

@@ -1,7 +1,10 @@
 """Performance metrics of an equity curve and its round trips; the formulas are in docs/BACKTESTING.md.
 
 Per-bar returns are r_t = E_t / E_{t-1} - 1 on the equity curve E, and ``periods_per_year`` is the
-number of bars in a year at the data's frequency (see :func:`periods_per_year`).
+number of bars in a year in the data's calendar (see :func:`infer_calendar`). Annualized figures need
+a long enough sample: CAGR at least a year (returns over shorter periods are not annualized, as GIPS
+requires), Sharpe, Sortino and volatility at least 30 days; below that they are None and
+:func:`unannualized` says why.
 """
 
 from __future__ import annotations
@@ -14,39 +17,67 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logos.execution.ledger import ClosedLot
+from logos.execution.ledger import ClosedLot, OpenLot
 
 MINUTES_PER_YEAR_24_7 = 365.25 * 24 * 60
+DAYS_PER_YEAR = 365.25
 TRADING_DAYS_PER_YEAR = 252
+MIN_DAYS_FOR_CAGR = 365
+MIN_DAYS_FOR_RATIOS = 30
+RATIOS = ("sharpe", "sortino", "volatility")
 
 
-def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Bars in a year at this index's frequency.
+@dataclass(frozen=True)
+class Calendar:
+    """How bars fill a year, as inferred from their timestamps."""
+
+    kind: str  # "24/7" (bars around the clock, weekends included) or "sessions" (trading days only)
+    bar_seconds: float
+    bars_per_day: float
+    days_per_year: float
+
+    @property
+    def periods_per_year(self) -> float:
+        return self.bars_per_day * self.days_per_year
+
+
+UNKNOWN_CALENDAR = Calendar("unknown", 0.0, 1.0, 1.0)
+
+
+def infer_calendar(index: pd.DatetimeIndex) -> Calendar:
+    """Infer the data's calendar from the bar spacing and the days the bars cover.
 
     Round-the-clock data (bars on weekends, or days covered for 20 hours or more) counts 365.25 days
     a year at the median bar spacing; session data (equities) counts 252 trading days of as many bars
-    as the median trading day holds.
+    as the median trading day holds. Daily or slower bars count 365.25 or 252 days the same way.
     """
     if len(index) < 2:
-        return 1.0
+        return UNKNOWN_CALENDAR
     nanoseconds = index.as_unit("ns").asi8
     steps = np.diff(nanoseconds)
     # evenly spaced bars (the usual case) have their one step as the median, without a partition
     step = float(steps[0] if (steps == steps[0]).all() else np.median(steps)) / 1e9
     if step <= 0:
-        return 1.0
+        return UNKNOWN_CALENDAR
     days = nanoseconds // 86_400_000_000_000
+    weekend = bool(((days + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
+    if step >= 86_400:  # daily bars or slower
+        return Calendar(
+            "24/7" if weekend else "sessions", step, 86_400 / step, DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR
+        )
     if np.all(days[1:] >= days[:-1]):  # sorted, as validated data is: count runs without sorting
         bars_per_day = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1, [days.size]]))
     else:
         _, bars_per_day = np.unique(days, return_counts=True)
     typical_day = float(np.median(bars_per_day))
-    weekend = bool(((days + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
-    if step >= 86_400:  # daily bars or slower
-        return (365.25 if weekend else TRADING_DAYS_PER_YEAR) * 86_400 / step
     if weekend or typical_day * step >= 20 * 3600:
-        return 365.25 * 86_400 / step
-    return typical_day * TRADING_DAYS_PER_YEAR
+        return Calendar("24/7", step, 86_400 / step, DAYS_PER_YEAR)
+    return Calendar("sessions", step, typical_day, TRADING_DAYS_PER_YEAR)
+
+
+def periods_per_year(index: pd.DatetimeIndex) -> float:
+    """Bars in a year at this index's frequency, in the calendar :func:`infer_calendar` finds."""
+    return infer_calendar(index).periods_per_year
 
 
 @dataclass(frozen=True)
@@ -58,12 +89,14 @@ class Metrics:
     total_return: float
     cagr: float | None
     sharpe: float | None
+    sharpe_standard_error: float | None
     sortino: float | None
     volatility: float | None
     max_drawdown: float
     max_drawdown_bars: int
     max_drawdown_duration: str
     trades: int
+    open_trades: int
     win_rate: float | None
     profit_factor: float | None
     average_trade_pnl: float | None
@@ -73,9 +106,31 @@ class Metrics:
     fees: float
     bars: int
     periods_per_year: float
+    calendar: str
+    bar_seconds: float
+    span_days: float
 
     def as_dict(self) -> dict[str, Any]:
         return {key: _rounded(value) for key, value in asdict(self).items()}
+
+
+def unannualized(span_days: float) -> dict[str, str]:
+    """Say which annualized figures a sample of ``span_days`` leaves out, and why."""
+    reasons: dict[str, str] = {}
+    if span_days < MIN_DAYS_FOR_CAGR:
+        reasons["cagr"] = f"span {span_days:.3g} days < {MIN_DAYS_FOR_CAGR} days"
+    if span_days < MIN_DAYS_FOR_RATIOS:
+        for name in RATIOS:
+            reasons[name] = f"span {span_days:.3g} days < {MIN_DAYS_FOR_RATIOS} days"
+    return reasons
+
+
+def annualization(metrics: Metrics) -> dict[str, Any]:
+    """Return the rule annualized figures met or missed: the span each needs, and which were left out why."""
+    return {
+        "min_days": {"cagr": MIN_DAYS_FOR_CAGR, **{name: MIN_DAYS_FOR_RATIOS for name in RATIOS}},
+        "not_annualized": unannualized(metrics.span_days),
+    }
 
 
 def _rounded(value: Any) -> Any:
@@ -103,29 +158,41 @@ def _longest_underwater(depth: np.ndarray) -> tuple[int, int, int]:
     return int(ends[longest] - starts[longest]), int(starts[longest]), int(ends[longest])
 
 
+def _sharpe_standard_error(per_bar_sharpe: float, returns: int, ppy: float) -> float:
+    # Lo (2002), i.i.d. returns: SE of the per-bar ratio is sqrt((1 + SR^2 / 2) / n), scaled like the ratio
+    return math.sqrt((1.0 + per_bar_sharpe**2 / 2.0) / returns) * math.sqrt(ppy)
+
+
 def compute_metrics(
     equity: np.ndarray,
     index: pd.DatetimeIndex,
     positions: np.ndarray,
-    round_trips: Sequence[ClosedLot],
+    round_trips: Sequence[ClosedLot | OpenLot],
     traded_notional: float,
     fills: int,
     fees: float,
     ppy: float | None = None,
 ) -> Metrics:
-    """Compute every metric of one backtest."""
-    ppy = ppy or periods_per_year(index)
+    """Compute every metric of one backtest; ``round_trips`` may hold open lots marked to market."""
+    calendar = infer_calendar(index)
+    ppy = ppy or calendar.periods_per_year
     start, end = float(equity[0]), float(equity[-1])
     returns = equity[1:] / equity[:-1] - 1.0 if equity.size > 1 else np.empty(0)
     total_return = end / start - 1.0
     years = equity.size / ppy
-    cagr = (end / start) ** (1.0 / years) - 1.0 if years > 0 and end > 0 else None
-    sharpe = sortino = volatility = None
-    if returns.size > 1:
+    span_days = years * DAYS_PER_YEAR
+    left_out = unannualized(span_days)
+    cagr = None
+    if "cagr" not in left_out and years > 0 and end > 0:
+        cagr = (end / start) ** (1.0 / years) - 1.0
+    sharpe = sharpe_standard_error = sortino = volatility = None
+    if returns.size > 1 and "sharpe" not in left_out:
         deviation = float(np.std(returns, ddof=1))
         volatility = deviation * math.sqrt(ppy)
         mean = float(np.mean(returns))
-        sharpe = mean / deviation * math.sqrt(ppy) if deviation > 0 else None
+        if deviation > 0:
+            sharpe = mean / deviation * math.sqrt(ppy)
+            sharpe_standard_error = _sharpe_standard_error(mean / deviation, returns.size, ppy)
         downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else None
     depth = drawdown(equity)
@@ -140,12 +207,14 @@ def compute_metrics(
         total_return=total_return,
         cagr=cagr,
         sharpe=sharpe,
+        sharpe_standard_error=sharpe_standard_error,
         sortino=sortino,
         volatility=volatility,
         max_drawdown=float(depth.min()) if depth.size else 0.0,
         max_drawdown_bars=length,
         max_drawdown_duration=duration,
         trades=len(round_trips),
+        open_trades=sum(1 for trip in round_trips if trip.status == "open"),
         win_rate=float(wins.size / net.size) if net.size else None,
         profit_factor=profit_factor,
         average_trade_pnl=float(net.mean()) if net.size else None,
@@ -155,4 +224,7 @@ def compute_metrics(
         fees=fees,
         bars=int(equity.size),
         periods_per_year=ppy,
+        calendar=calendar.kind,
+        bar_seconds=calendar.bar_seconds,
+        span_days=span_days,
     )

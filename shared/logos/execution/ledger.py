@@ -1,6 +1,7 @@
 """The FIFO ledger: lots per symbol, realized PnL per closed lot, cash, fees, long and short.
 
-Closed lots and executions are named tuples: immutable, and cheap to create on every fill.
+Closed lots, open lots marked to market and executions are named tuples: immutable, and cheap to
+create on every fill.
 """
 
 from __future__ import annotations
@@ -42,6 +43,32 @@ class ClosedLot(NamedTuple):
     @property
     def net_pnl(self) -> Decimal:
         return self.pnl - self.fees
+
+    @property
+    def status(self) -> str:
+        return "closed"
+
+
+class OpenLot(NamedTuple):
+    """A lot still open, marked to market: a round trip without its exit, with the PnL it holds at the mark."""
+
+    symbol: str
+    direction: str  # "long" or "short"
+    quantity: Decimal
+    entry_price: Decimal
+    exit_price: Decimal  # the mark: no exit has happened
+    opened_at: datetime
+    pnl: Decimal  # price PnL at the mark, before fees
+    fees: Decimal  # the entry fee still attributed to this lot; the exit fee is not paid yet
+    closed_at: None = None
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.pnl - self.fees
+
+    @property
+    def status(self) -> str:
+        return "open"
 
 
 class Execution(NamedTuple):
@@ -90,6 +117,19 @@ class FifoLedger:
             if mark is not None:
                 total += sum(((mark - lot.price) * lot.quantity for lot in lots), ZERO)
         return total
+
+    def open_lots(self, marks: dict[str, Decimal]) -> list[OpenLot]:
+        """Every open lot, oldest first per symbol, marked at ``marks`` (its entry price without a mark)."""
+        marked = []
+        for symbol, lots in self.lots.items():
+            for lot in lots:
+                mark = marks.get(symbol, lot.price)
+                direction = 1 if lot.quantity > 0 else -1
+                quantity = abs(lot.quantity)
+                pnl = (mark - lot.price) * quantity * direction
+                side = "long" if direction > 0 else "short"
+                marked.append(OpenLot(symbol, side, quantity, lot.price, mark, lot.opened_at, pnl, lot.fee))
+        return marked
 
     def equity(self, marks: dict[str, Decimal]) -> Decimal:
         """Cash plus every position at its mark."""
