@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from logos.backtest.artifacts import RunExists, write_backtest
 from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from logos.backtest.metrics import unannualized
 from logos.data.fixtures import fixture_catalog, fixture_path
 from logos.data.loading import BarDataError, load_bars
 from logos.error_text import one_line
@@ -29,6 +30,7 @@ from logos.orders.translator import Caps
 from logos.settings import LogosSettings
 from logos.strategies import STRATEGIES, Strategy, StrategyError, get_strategy
 from logos.symbols import SymbolSpec
+from services.cli.backtest_summary import print_summary
 from services.cli.options import (
     CashOption,
     FeeOption,
@@ -144,13 +146,21 @@ def backtest(
                 log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
             handler.flush()
             data_source = f"fixture:{fixture}" if fixture else str(source)
+            writing = time.perf_counter()
             written = write_backtest(result, config, spec, data_source, run_dir, log_file)
+            wrote = time.perf_counter() - writing
         except RunExists as exc:
             raise fail(str(exc)) from None
         finally:
             logging.getLogger("logos").removeHandler(handler)
             handler.close()
-    _print_summary(result.metrics.as_dict(), name, strategy, len(frame), simulated, written)
+    print_summary(
+        result.metrics.as_dict(),
+        unannualized(result.metrics.span_days),
+        f"{strategy} on {name}: {len(frame):,} bars",
+        written,
+        {"simulation": simulated, "artifacts": wrote},
+    )
 
 
 def _run_with_progress(
@@ -167,36 +177,6 @@ def _run_with_progress(
     ) as progress:  # fmt: skip
         task = progress.add_task("bars", total=len(frame))
         return run_backtest(frame, spec, strategy, config, lambda done: progress.update(task, completed=done))
-
-
-def _format(value: object, percent: bool = False) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value * 100:,.2f} %" if percent else f"{value:,.4f}"
-    return str(value)
-
-
-def _print_summary(
-    metrics: dict[str, object], symbol: str, strategy: str, bars: int, seconds: float, run: Path
-) -> None:
-    rows = [
-        ("total return", _format(metrics["total_return"], percent=True)),
-        ("CAGR", _format(metrics["cagr"], percent=True)),
-        ("Sharpe", _format(metrics["sharpe"])),
-        ("Sortino", _format(metrics["sortino"])),
-        ("max drawdown", _format(metrics["max_drawdown"], percent=True)),
-        ("win rate", _format(metrics["win_rate"], percent=True)),
-        ("profit factor", _format(metrics["profit_factor"])),
-        ("exposure", _format(metrics["exposure"], percent=True)),
-        ("trades", _format(metrics["trades"])),
-        ("fees", _format(metrics["fees"])),
-        ("end equity", _format(metrics["end_equity"])),
-    ]
-    typer.echo(f"{strategy} on {symbol}: {bars:,} bars in {seconds:.2f}s")
-    for label, value in rows:
-        typer.echo(f"  {label:<14} {value:>16}")
-    typer.echo(f"artifacts: {run}")
 
 
 @strategies_app.command("list")
