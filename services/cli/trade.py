@@ -96,7 +96,8 @@ def trade(
     sizing: SizingOption = "equity:1.0",
     session_id: Annotated[str | None, typer.Option(help="Session directory name (default: the time).")] = None,
     broker: Annotated[
-        Literal["paper", "ccxt", "alpaca", "ib"], typer.Option(help="paper, or a venue (ccxt, alpaca) with --dry-run.")
+        Literal["paper", "ccxt", "alpaca", "ib"],
+        typer.Option(help="paper, or a venue (ccxt, alpaca) with --dry-run; ib: not supported yet."),
     ] = "paper",
     exchange: Annotated[str | None, typer.Option(help="The ccxt exchange id (e.g. binance).")] = None,
     dry_run: Annotated[
