@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from services.cli.config_file import ConfigFileError, read_config_file
 from services.cli.options import fail
-from services.cli.validation import ConfigFileError, StackConfig, load_stack, read_config_file, refusals, summary
+from services.cli.validation import check_stack, load_stack, refusals, summary
 from services.executor.brokers.credentials import write_stamp
 from services.executor.brokers.factory import build_broker
 from services.executor.brokers.interface import CredentialCheck, VenueUnavailable
@@ -86,14 +88,12 @@ def validate_config(
         Path | None, typer.Argument(help="A YAML or NAME=value file whose settings stand over the environment.")
     ] = None,
 ) -> None:
-    """Check the whole stack's configuration; print each refusal and exit 1, or a redacted summary and exit 0."""
+    """Check every setting, name and combination of the stack; print each problem and exit 1, else a summary."""
     try:
-        overrides = read_config_file(path) if path else {}
+        config_file = read_config_file(path) if path else None
     except ConfigFileError as exc:
         raise fail(str(exc)) from None
-    config, problems = load_stack(overrides)
-    if config is not None:
-        problems = refusals(config)
+    config, problems = check_stack(config_file)
     if problems:
         for line in problems:
             typer.echo(f"refused: {line}", err=True)
@@ -105,10 +105,8 @@ def validate_config(
 
 
 def refuse_unsafe_start(service: str) -> None:
-    """Stop a service's start-up (exit 2) with one line per refusal that concerns it."""
-    config, problems = load_stack()
-    if config is not None:
-        problems = refusals(config, service)
+    """Stop a service's start-up (exit 2) with one line per problem that concerns it, as validate-config lists them."""
+    _, problems = check_stack(service=service)
     if problems:
         for line in problems:
             typer.echo(f"error: {service}: {line}", err=True)
@@ -152,7 +150,7 @@ class BrokerChoice:
         """Stop (exit 2) with the validator's lines when the session would be unsafe; live checks the whole stack."""
         config, problems = load_stack()
         if config is not None:
-            stack = StackConfig(settings, config.risk, config.ml)
+            stack = dataclasses.replace(config, executor=settings)
             problems = refusals(stack, None if settings.live else "executor")
         if settings.broker != "paper" and not settings.dry_run and not problems:
             # one process on replayed or polled bars: orders reach a venue only through the executor service

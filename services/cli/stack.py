@@ -101,7 +101,8 @@ def serve(
     try:
         app = getattr(importlib.import_module(module), factory)()
     except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for line in exc.lines:
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
     uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
 

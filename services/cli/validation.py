@@ -1,8 +1,11 @@
 """One check of the whole stack's configuration (environment, optionally a file over it) before anything runs.
 
-Every refusal is one line that says what to fix. ``logos validate-config`` prints them; ``logos
-serve`` and ``logos trade`` refuse to start on any that concerns them (fail closed). No line ever
-holds a secret's value: only the names of the settings.
+Every problem is one line that says what to fix, and all of them are listed at once: a value any
+service's settings refuse, a name under the stack's prefixes that no setting reads, each service's
+own start-up refusals (the ones its ``create_app`` enforces however it is started) and the
+combinations across services. ``logos validate-config`` prints them; ``logos serve`` and ``logos
+trade`` refuse to start on any that concerns them (fail closed). No line ever holds a secret's
+value: only the names of the settings.
 """
 
 from __future__ import annotations
@@ -12,65 +15,30 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, TypeVar
 
-import ccxt
-import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
+from logos.error_text import validation_lines
+from logos.orders.sizing import EquityFraction, VolatilityTarget, parse_sizing
 from logos.redact import redact
 from logos.settings import LogosSettings
-from logos.strategies import StrategyError, get_strategy
-from services.executor.brokers.credentials import credential_pair, stamp_problem
-from services.executor.brokers.ib_broker import IB_NOT_SUPPORTED
+from services.brain.config import BrainSettings
+from services.cli.config_file import ConfigFile
+from services.cli.setting_names import PREFIXES, Given, not_a_setting, prefix, unknown
+from services.dashboard.config import DashboardSettings
+from services.executor import safety as executor_safety
+from services.executor.brokers.credentials import credential_pair
 from services.executor.config import ExecutorSettings
-from services.ml.config import MLSettings
+from services.feed.config import FeedSettings
+from services.ml.config import MLSettings, TrainScheduleSettings
+from services.risk import safety as risk_safety
 from services.risk.config import RiskSettings
 
-SERVICES_WITH_CHECKS = ("executor", "risk", "ml")
-
-
-class ConfigFileError(ValueError):
-    """A configuration file that cannot be read; the message names the file."""
-
-
-def read_config_file(path: Path) -> dict[str, str]:
-    """Read environment settings from a YAML mapping (``.yaml``/``.yml``) or ``NAME=value`` lines (anything else)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigFileError(f"{path}: cannot read it: {exc.strerror}") from None
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            loaded = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigFileError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigFileError(f"{path}: expected a mapping of setting names (EXECUTOR_BROKER: ccxt, ...)")
-        return {str(key): _env_text(value) for key, value in loaded.items()}
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, separator, value = line.removeprefix("export ").partition("=")
-        if not separator or not name.strip():
-            raise ConfigFileError(f"{path} line {number}: expected NAME=value")
-        values[name.strip()] = value.strip().strip("'\"")
-    return values
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        import json
-
-        return json.dumps(value)
-    return "" if value is None else str(value)
+SERVICES = ("feed", "ml", "risk", "executor", "brain", "dashboard")
+Settings = TypeVar("Settings", bound=BaseSettings)
 
 
 @contextlib.contextmanager
@@ -90,157 +58,163 @@ def _overlaid(values: Mapping[str, str]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """The settings of the services whose combination can be unsafe."""
+    """Every service's settings, read from one environment."""
 
-    executor: ExecutorSettings
-    risk: RiskSettings
+    logos: LogosSettings
+    feed: FeedSettings
     ml: MLSettings
+    train: TrainScheduleSettings
+    risk: RiskSettings
+    executor: ExecutorSettings
+    brain: BrainSettings
+    dashboard: DashboardSettings
 
 
-def _setting_name(settings: type[BaseSettings], location: tuple[Any, ...]) -> str:
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    return prefix + "__".join(str(part).upper() for part in location)
+def _read(kind: type[Settings], problems: list[str], **values: Any) -> Settings | None:
+    try:
+        return kind(**values)
+    except ValidationError as exc:
+        problems += validation_lines(exc)
+        return None
+
+
+def _read_all(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each section's settings (None where a value was refused) and the refused values, by section."""
+    problems: dict[str, list[str]] = {name: [] for name in ("logos", *SERVICES, "ml_train")}
+    with _overlaid(overrides):
+        logos = _read(LogosSettings, problems["logos"])
+        shared = logos or LogosSettings.model_construct()  # the services' own values are still checked
+        loaded = {
+            "logos": logos,
+            "feed": _read(FeedSettings, problems["feed"], logos=shared),
+            "ml": _read(MLSettings, problems["ml"], logos=shared),
+            "train": _read(TrainScheduleSettings, problems["ml_train"]),
+            "risk": _read(RiskSettings, problems["risk"], logos=shared),
+            "executor": _read(ExecutorSettings, problems["executor"], logos=shared),
+            "brain": _read(BrainSettings, problems["brain"], logos=shared),
+            "dashboard": _read(DashboardSettings, problems["dashboard"], logos=shared),
+        }
+    return loaded, problems
 
 
 def load_stack(overrides: Mapping[str, str] | None = None) -> tuple[StackConfig | None, list[str]]:
-    """Read every service's settings (``overrides`` over the environment); a setting that fails is a refusal."""
-    refusals: list[str] = []
-    loaded: dict[str, BaseSettings] = {}
-    with _overlaid(overrides or {}):
-        logos = LogosSettings()
-        for name, kind in (("executor", ExecutorSettings), ("risk", RiskSettings), ("ml", MLSettings)):
-            try:
-                loaded[name] = kind(logos=logos)
-            except ValidationError as exc:
-                for error in exc.errors():
-                    message = str(error["msg"]).removeprefix("Value error, ")
-                    refusals.append(f"{_setting_name(kind, tuple(error['loc']))}: {message}")
-    if refusals:
-        return None, refusals
-    executor, risk, ml = loaded["executor"], loaded["risk"], loaded["ml"]
-    assert isinstance(executor, ExecutorSettings)
-    assert isinstance(risk, RiskSettings)
-    assert isinstance(ml, MLSettings)
-    return StackConfig(executor, risk, ml), []
+    """Read every service's settings (``overrides`` over the environment); None and each refused value if any."""
+    loaded, problems = _read_all(overrides or {})
+    if any(settings is None for settings in loaded.values()):
+        return None, [line for lines in problems.values() for line in lines]
+    return StackConfig(**loaded), []
+
+
+def check_stack(
+    config_file: ConfigFile | None = None, service: str | None = None, now: datetime | None = None
+) -> tuple[StackConfig | None, list[str]]:
+    """Every problem of the stack, or of ``service`` and the shared settings; the settings when all could be read."""
+    overrides = config_file.values if config_file else {}
+    given = [Given(name) for name in sorted(os.environ) if name.upper() not in overrides]
+    given += config_file.given if config_file else []
+    wanted = ("LOGOS_", prefix(service)) if service else PREFIXES
+    misspelt = [item for item in unknown(given) if item.name.upper().startswith(wanted)]
+    found = (config_file.problems if config_file else []) + [not_a_setting(item) for item in misspelt]
+    loaded, by_section = _read_all(overrides)
+    labels = config_file.labels() if config_file else {}
+    skipped = {item.name.upper() for item in misspelt}  # a value under a misspelt name: its own line says it
+    for section in ("logos", service) if service else by_section:
+        for line in by_section[section]:
+            name, _, message = line.partition(": ")
+            if name not in skipped:
+                found.append(f"{labels[name]}: {message}" if name in labels else line)
+    found += _own_refusals(loaded["executor"], loaded["risk"], service, now)
+    if any(settings is None for settings in loaded.values()):
+        return None, found  # the combinations need every service's settings
+    config = StackConfig(**loaded)
+    return config, found + _combined_refusals(config, service)
 
 
 def refusals(config: StackConfig, service: str | None = None, now: datetime | None = None) -> list[str]:
     """Every unsafe or impossible combination that concerns ``service`` (all of them when None)."""
+    return _own_refusals(config.executor, config.risk, service, now) + _combined_refusals(config, service)
+
+
+def _own_refusals(
+    executor: ExecutorSettings | None, risk: RiskSettings | None, service: str | None, now: datetime | None
+) -> list[str]:
+    """The refusals each service's ``create_app`` enforces itself."""
     found: list[str] = []
-    if service in (None, "executor"):
-        found += _executor_refusals(config.executor, now)
-    if service in (None, "risk") or (service == "executor" and config.executor.live):
-        found += _kill_switch_refusals(config.risk)
+    if executor is not None and service in (None, "executor"):
+        found += executor_safety.startup_refusals(executor, now)
+    if risk is not None and service in (None, "risk"):
+        found += risk_safety.startup_refusals(risk)
+    elif risk is not None and executor is not None and service == "executor" and executor.live:
+        found += risk_safety.kill_switch_refusals(risk)  # live orders need a working kill switch
+    return found
+
+
+def _combined_refusals(config: StackConfig, service: str | None) -> list[str]:
+    """The refusals only the whole stack's settings can tell: limits against cash, sizing against limits, ports."""
+    found: list[str] = []
     if service in (None, "risk"):
-        found += _limit_refusals(config.risk, config.executor.cash)
+        found += _limits_above_equity(config.risk, config.executor.cash)
     if service in (None, "ml"):
-        found += _strategy_refusals(config.ml)
-    return found
+        found += _sizing_refusals(config.ml, config.risk, config.executor.cash)
+    return found + _port_refusals(config, service)
 
 
-def _executor_refusals(executor: ExecutorSettings, now: datetime | None) -> list[str]:
-    found: list[str] = []
-    if executor.broker == "ib":
-        found.append(IB_NOT_SUPPORTED)
-    if executor.dry_run and executor.live:
-        found.append("EXECUTOR_DRY_RUN and EXECUTOR_LIVE are both set: a dry run sends nothing, a live run sends "
-                     "everything; unset one")  # fmt: skip
-    if executor.live and not executor.acknowledge_risk:
-        found.append("EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true (`logos trade --live "
-                     "--i-acknowledge-risk`): live orders spend real money")  # fmt: skip
-    if executor.live and executor.broker == "paper":
-        found.append("EXECUTOR_LIVE=true with EXECUTOR_BROKER=paper: choose the venue to trade on (ccxt or alpaca)")
-    if executor.broker == "ccxt":
-        found += _ccxt_refusals(executor)
-    if executor.broker == "alpaca":
-        found += _alpaca_refusals(executor)
-    if executor.live and executor.broker in ("ccxt", "alpaca"):
-        key, secret = credential_pair(executor)
-        if not key or not secret:
-            names = ("EXECUTOR_CCXT_API_KEY and EXECUTOR_CCXT_SECRET" if executor.broker == "ccxt"
-                     else "APCA_API_KEY_ID and APCA_API_SECRET_KEY")  # fmt: skip
-            found.append(f"EXECUTOR_LIVE=true without {executor.broker} credentials: set {names}")
-        else:
-            problem = stamp_problem(executor, now)
-            if problem is not None:
-                command = "logos brokers check alpaca --live"
-                if executor.broker == "ccxt":
-                    command = f"logos brokers check ccxt --exchange {executor.exchange} --live"
-                found.append(f"EXECUTOR_LIVE=true: the {executor.broker} credentials {problem}; run `{command}`")
-    return found
-
-
-def _ccxt_refusals(executor: ExecutorSettings) -> list[str]:
-    if not executor.exchange:
-        return ["EXECUTOR_BROKER=ccxt needs EXECUTOR_EXCHANGE (a ccxt exchange id such as binance)"]
-    if executor.exchange not in ccxt.exchanges:
-        return [f"EXECUTOR_EXCHANGE={executor.exchange} is not a ccxt exchange id; see ccxt.exchanges"]
+def _limits_above_equity(risk: RiskSettings, equity: Decimal) -> list[str]:
     found = []
-    if executor.live and executor.sandbox:
-        found.append("EXECUTOR_LIVE=true with EXECUTOR_SANDBOX=true: sandbox keys do not trade on the live exchange; "
-                     "unset EXECUTOR_SANDBOX to go live, or EXECUTOR_LIVE to stay on the testnet")  # fmt: skip
-    if not executor.live and not executor.dry_run and not executor.sandbox:
-        found.append(f"EXECUTOR_BROKER=ccxt would send orders to the live {executor.exchange} without EXECUTOR_LIVE: "
-                     "set EXECUTOR_DRY_RUN=true (nothing sent), EXECUTOR_SANDBOX=true (testnet), or go live "
-                     "explicitly")  # fmt: skip
-    return found
-
-
-def _alpaca_refusals(executor: ExecutorSettings) -> list[str]:
-    key = executor.alpaca_api_key.get_secret_value() if executor.alpaca_api_key else ""
-    if executor.live and key.startswith("PK"):
-        return ["EXECUTOR_LIVE=true with Alpaca paper keys (the key id starts with PK): use live keys (AK...) for "
-                "the live endpoint, or unset EXECUTOR_LIVE to trade on paper"]  # fmt: skip
-    if not executor.live and key.startswith("AK"):
-        return ["Alpaca live keys (the key id starts with AK) with the paper endpoint: use paper keys (PK...), or go "
-                "live explicitly with EXECUTOR_LIVE and EXECUTOR_ACKNOWLEDGE_RISK"]  # fmt: skip
-    return []
-
-
-def _kill_switch_refusals(risk: RiskSettings) -> list[str]:
-    if risk.control_token is None or not risk.control_token.get_secret_value():
-        return ["RISK_CONTROL_TOKEN is not set: the kill switch needs a token (e.g. `openssl rand -hex 16`; "
-                "`make paper` keeps one in .logos/control-token)"]  # fmt: skip
-    return []
-
-
-def _limit_refusals(risk: RiskSettings, equity: Decimal) -> list[str]:
-    limits = risk.limits
-    found = []
-    required = {"MAX_ORDER_NOTIONAL": limits.max_order_notional, "MAX_POSITION_NOTIONAL": limits.max_position_notional,
-                "MAX_DRAWDOWN": limits.max_drawdown, "MAX_ORDERS_PER_MINUTE": limits.max_orders_per_minute}  # fmt: skip
-    for name, value in required.items():
-        if value is None:
-            found.append(f"RISK_LIMITS__{name} is not set: trading without it is unbounded; set it")
-    for name, cap in (("MAX_ORDER_NOTIONAL", limits.max_order_notional),
-                      ("MAX_POSITION_NOTIONAL", limits.max_position_notional)):  # fmt: skip
+    for name in ("max_order_notional", "max_position_notional"):
+        cap = getattr(risk.limits, name)
         if cap is not None and cap > equity:
-            found.append(f"RISK_LIMITS__{name}={cap} is above the account's equity {equity} (EXECUTOR_CASH): "
-                         "lower it below the equity")  # fmt: skip
+            found.append(
+                f"RISK_LIMITS__{name.upper()}={cap} is above the account's equity {equity} (EXECUTOR_CASH): "
+                "lower it below the equity"
+            )
     return found
 
 
-def _strategy_refusals(ml: MLSettings) -> list[str]:
-    found = []
-    for label, name, params in (("ML_STRATEGY", ml.strategy, ml.params),
-                                ("ML_SHADOW_STRATEGY", ml.shadow_strategy, ml.shadow_params)):  # fmt: skip
-        if name is None:
-            continue
-        try:
-            strategy = get_strategy(name)
-        except StrategyError as exc:
-            found.append(f"{label}: {exc}")
-            continue
-        unknown = sorted(set(params) - set(strategy.params_model.model_fields))
-        if unknown:
-            found.append(f"{label.replace('STRATEGY', 'PARAMS')}: {name} has no parameter {', '.join(unknown)} "
-                         f"(parameters: {', '.join(strategy.params_model.model_fields)})")  # fmt: skip
-            continue
-        try:
-            strategy.params(params)
-        except StrategyError as exc:
-            found.append(f"{label.replace('STRATEGY', 'PARAMS')}: {exc}")
-    return found
+def _sizing_refusals(ml: MLSettings, risk: RiskSettings, cash: Decimal) -> list[str]:
+    """Refuse a sizing whose full position the risk gate can never let open (every such order denied)."""
+    if ml.strategy is None:
+        return []  # ml only watches: no orders
+    limits = [(getattr(risk.limits, name), name) for name in ("max_order_notional", "max_position_notional")]
+    binding = [(limit, name) for limit, name in limits if limit is not None]
+    if not binding:
+        return []
+    limit, name = min(binding)
+    rule = parse_sizing(ml.sizing)
+    largest = rule.largest_budget(cash)
+    if largest <= limit:
+        return []
+    setting = f"RISK_LIMITS__{name.upper()}"
+    fit = f"notional:{_plain(limit)}"
+    when = ""
+    if isinstance(rule, EquityFraction):
+        fit = f"equity:{_plain((limit / cash).quantize(Decimal('0.0001'), ROUND_DOWN))} or {fit}"
+        worth = f"{_plain(largest)} ({rule.fraction} x EXECUTOR_CASH {cash})"
+    elif isinstance(rule, VolatilityTarget):
+        worth = f"up to {_plain(largest)} (EXECUTOR_CASH {cash} x leverage {rule.max_leverage})"
+        below = (cash * rule.target / limit).quantize(Decimal("0.01"), ROUND_DOWN)
+        when = f" while the annualized volatility is below {_plain(below)}"
+    else:
+        worth = _plain(largest)
+    return [
+        f"ML_SIZING={ml.sizing} sizes a full position at {worth}, above {setting}={limit}: the risk gate denies "
+        f"every order that opens one{when}; set ML_SIZING={fit}, or raise {setting}"
+    ]
+
+
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+def _port_refusals(config: StackConfig, service: str | None) -> list[str]:
+    ports: dict[int, list[str]] = {}
+    for name in SERVICES:
+        ports.setdefault(getattr(config, name).port, []).append(name)
+    return [
+        f"{', '.join(f'{name.upper()}_PORT' for name in names)} share port {port}: give each service its own"
+        for port, names in ports.items()
+        if len(names) > 1 and (service is None or service in names)
+    ]
 
 
 def summary(config: StackConfig) -> list[str]:
@@ -248,15 +222,19 @@ def summary(config: StackConfig) -> list[str]:
 
     def shown(settings: BaseModel, *names: str) -> str:
         dumped = redact(settings.model_dump(mode="json"))
-        return ", ".join(f"{name}={dumped[name]}" for name in names if dumped.get(name) not in (None, "", {}))
+        return ", ".join(f"{name}={dumped[name]}" for name in names if dumped.get(name) not in (None, "", {}, []))
 
     executor = config.executor
-    lines = [f"executor: {shown(executor, 'broker', 'exchange', 'dry_run', 'live', 'sandbox', 'cash')}"]
+    lines = [f"feed: {shown(config.feed, 'provider', 'replay_fixture', 'replay_data', 'symbols')}"]
+    lines.append(f"executor: {shown(executor, 'broker', 'exchange', 'dry_run', 'live', 'sandbox', 'cash')}")
     if executor.broker != "paper":
         key, secret = credential_pair(executor)
         lines.append(f"  credentials: key {'set' if key else 'missing'}, secret {'set' if secret else 'missing'}")
     limits = redact(config.risk.limits.model_dump(mode="json"))
-    lines.append(f"risk: kill-switch token {'set' if config.risk.control_token else 'missing'}, limits "
-                 + ", ".join(f"{name}={value}" for name, value in limits.items() if value is not None))  # fmt: skip
+    token = "set" if config.risk.control_token else "missing"
+    shown_limits = ", ".join(f"{name}={value}" for name, value in limits.items() if value is not None)
+    lines.append(f"risk: kill-switch token {token}, limits {shown_limits}")
     lines.append(f"ml: {shown(config.ml, 'strategy', 'params', 'sizing') or 'no strategy (watching only)'}")
+    ports = ", ".join(f"{name} {getattr(config, name).port}" for name in SERVICES)
+    lines.append(f"ports: {ports}")
     return lines

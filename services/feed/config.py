@@ -76,6 +76,22 @@ class FeedSettings(ServiceSettings):
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retries of passing request failures.")
 
     @model_validator(mode="after")
+    def _check_replay_source(self) -> FeedSettings:
+        if self.provider != "replay":
+            return self
+        if self.replay_fixture is None and self.replay_data is None:
+            raise ValueError("the replay provider needs FEED_REPLAY_FIXTURE (a bundled data set) or FEED_REPLAY_DATA")
+        if self.replay_fixture is not None:
+            from logos.data.fixtures import list_fixtures  # imported here: only a replay pays for loading it
+
+            known = list_fixtures()
+            if self.replay_fixture not in known:
+                raise ValueError(
+                    f"FEED_REPLAY_FIXTURE {self.replay_fixture!r} is not a bundled data set (known: {', '.join(known)})"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _check_live_provider(self) -> FeedSettings:
         if self.provider not in LIVE_PROVIDERS:
             return self

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from logos.orders.sizing import parse_sizing
 from services.runtime.settings import ServiceSettings
 
 
@@ -21,6 +22,43 @@ class MLSettings(ServiceSettings):
     sizing: str = Field(default="equity:1.0", description="equity:FRACTION, notional:AMOUNT or vol:TARGET.")
     shadow_strategy: str | None = Field(default=None, description="A staging strategy run in shadow (signals only).")
     shadow_params: dict[str, Any] = Field(default_factory=dict, description="The shadow strategy's parameters.")
+
+    @field_validator("strategy", "shadow_strategy")
+    @classmethod
+    def _known_strategy(cls, name: str | None) -> str | None:
+        if name is not None:
+            from logos.strategies import get_strategy  # imported here: only a trading ml pays for pandas
+
+            get_strategy(name)
+        return name
+
+    @field_validator("params", "shadow_params")
+    @classmethod
+    def _params_fit_schema(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Check parameters against their strategy's own schema (bounds, types, unknown names)."""
+        owner = "strategy" if info.field_name == "params" else "shadow_strategy"
+        if owner not in info.data:  # the strategy itself was refused; that error says enough
+            return params
+        name = info.data[owner]
+        if name is None:
+            if params:
+                raise ValueError(f"parameters without a strategy: set ML_{owner.upper()} too, or unset these")
+            return params
+        from logos.strategies import get_strategy
+
+        strategy = get_strategy(name)
+        known = strategy.params_model.model_fields
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f"{name} has no parameter {', '.join(unknown)} (parameters: {', '.join(known)})")
+        strategy.params(params)
+        return params
+
+    @field_validator("sizing")
+    @classmethod
+    def _readable_sizing(cls, sizing: str) -> str:
+        parse_sizing(sizing)
+        return sizing
 
 
 class TrainScheduleSettings(BaseSettings):

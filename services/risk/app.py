@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from logos.bus import Bus
 from logos.contracts import ControlCommand
 from services.risk.config import RiskSettings
+from services.risk.safety import startup_refusals
 from services.risk.worker import RiskWorker
 from services.runtime.app import build_app
-from services.runtime.errors import StartupRefused
 
 
 class ControlRequest(BaseModel):
@@ -29,16 +29,11 @@ class ControlResult(BaseModel):
 
 
 def create_app(settings: RiskSettings | None = None, bus: Bus | None = None) -> FastAPI:
-    """Return the risk app; refuse to build it without a control token."""
+    """Return the risk app; refuse to build it without a control token or its core limits."""
     settings = settings or RiskSettings()
-    token = settings.control_token.get_secret_value() if settings.control_token else ""
-    if not token:
-        raise StartupRefused(
-            "risk: RISK_CONTROL_TOKEN is not set; the kill switch needs it. Set it (e.g. `openssl rand -hex 16`) "
-            "in the environment or .env, and use the same value with `logos kill`."
-        )
-    app = build_app(settings, RiskWorker, bus)
-    expected = token.encode()
+    app = build_app(settings, RiskWorker, bus, refusals=startup_refusals(settings))
+    assert settings.control_token is not None  # refused above otherwise
+    expected = settings.control_token.get_secret_value().encode()
 
     def authorized(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, presented = (authorization or "").partition(" ")

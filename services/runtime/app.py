@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from logos import __version__
 from logos.bus import BackendUnavailable, Bus
 from logos.redact import redact, redact_url
+from services.runtime.errors import StartupRefused
 from services.runtime.logging_setup import configure_logging
 from services.runtime.metrics import render_metrics
 from services.runtime.settings import ServiceSettings
@@ -81,8 +82,19 @@ def get_worker(request: Request) -> ServiceWorker:
 WorkerDependency = Annotated[ServiceWorker, Depends(get_worker)]
 
 
-def build_app(settings: ServiceSettings, worker_class: type[ServiceWorker], bus: Bus | None = None) -> FastAPI:
-    """Return the service's app; its lifespan opens the bus and runs the worker."""
+def build_app(
+    settings: ServiceSettings,
+    worker_class: type[ServiceWorker],
+    bus: Bus | None = None,
+    refusals: Sequence[str] = (),
+) -> FastAPI:
+    """Return the service's app, or raise StartupRefused with one line per refusal; its lifespan runs the worker.
+
+    Every start goes through here (``logos serve``, a plain ``uvicorn --factory``, the tests), so a
+    service's own safety refusals cannot be skipped.
+    """
+    if refusals:
+        raise StartupRefused(*(f"{worker_class.service}: {line}" for line in refusals))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

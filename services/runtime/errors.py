@@ -2,4 +2,8 @@
 
 
 class StartupRefused(RuntimeError):
-    """The service's configuration is unsafe or incomplete; the message says what to set."""
+    """The service's configuration is unsafe or incomplete; each line says what to set."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)

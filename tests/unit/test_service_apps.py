@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +167,49 @@ def test_risk_when_no_control_token_then_refuses_to_start(monkeypatch: pytest.Mo
     monkeypatch.delenv("RISK_CONTROL_TOKEN")
     with pytest.raises(StartupRefused, match="RISK_CONTROL_TOKEN is not set"):
         risk_app(RiskSettings(), Bus.memory())
+
+
+@pytest.mark.parametrize(
+    ("factory", "env", "line"),
+    [
+        (
+            "services.executor.app:create_app",
+            {
+                "EXECUTOR_BROKER": "alpaca",
+                "EXECUTOR_LIVE": "true",
+                "APCA_API_KEY_ID": "AKFAKE",
+                "APCA_API_SECRET_KEY": "x",
+            },
+            "executor: EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true",
+        ),
+        ("services.executor.app:create_app", {"EXECUTOR_BROKER": "ib"}, "executor: EXECUTOR_BROKER=ib: Interactive"),
+        (
+            "services.risk.app:create_app",
+            {"RISK_LIMITS__MAX_DRAWDOWN": "off"},
+            "risk: RISK_LIMITS__MAX_DRAWDOWN is not",
+        ),
+    ],
+    ids=["executor-live-unacknowledged", "executor-ib", "risk-limit-off"],
+)
+def test_create_app_when_started_like_uvicorn_factory_then_unsafe_settings_refused(
+    monkeypatch: pytest.MonkeyPatch, factory: str, env: dict[str, str], line: str
+) -> None:
+    from uvicorn.importer import import_from_string
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    create_app = import_from_string(factory)  # what `uvicorn <factory> --factory` calls, with no arguments
+    with pytest.raises(StartupRefused) as refused:
+        create_app()
+    assert any(refusal.startswith(line) for refusal in refused.value.lines), refused.value.lines
+
+
+def test_uvicorn_when_executor_live_without_acknowledgement_then_it_never_serves() -> None:
+    environment = {**os.environ, "EXECUTOR_BROKER": "alpaca", "EXECUTOR_LIVE": "true"}
+    command = [sys.executable, "-m", "uvicorn", "services.executor.app:create_app", "--factory", "--port", "1"]
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode != 0
+    assert "StartupRefused: executor: EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true" in completed.stderr
 
 
 async def test_risk_when_intent_id_is_long_then_denial_id_still_valid() -> None:

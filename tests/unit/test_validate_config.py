@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,187 @@ def test_serve_when_configuration_unsafe_then_exits_non_zero_with_the_line(
     )
     assert completed.returncode == 2, completed.stderr
     assert f"error: {service}: " in completed.stderr and line in completed.stderr
+
+
+def test_validate_config_when_many_values_bad_then_every_one_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _refused(
+        monkeypatch,
+        FEED_PORT="99999",
+        FEED_PROVIDER="bogus",
+        ML_STRATEGY="sma_cross",
+        ML_PARAMS='{"fast": 0}',
+        ML_SIZING="bogus",
+        LOGOS_SHARDS="0",
+    )
+    assert lines == [
+        "LOGOS_SHARDS: Input should be greater than or equal to 1",
+        "FEED_PORT: Input should be less than or equal to 65535",
+        "FEED_PROVIDER: Input should be 'none', 'replay', 'yfinance' or 'ccxt'",
+        "ML_PARAMS: sma_cross: fast: Input should be greater than or equal to 1",
+        "ML_SIZING: sizing 'bogus': use equity:FRACTION, notional:AMOUNT or vol:TARGET",
+    ]
+
+
+def test_validate_config_when_params_without_strategy_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _refused(monkeypatch, ML_PARAMS='{"fast": 0}') == [
+        "ML_PARAMS: parameters without a strategy: set ML_STRATEGY too, or unset these"
+    ]
+
+
+def test_validate_config_when_name_misspelt_then_refused_with_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = _refused(
+        monkeypatch, RISK_MAX_ORDER_NOTIONAL="1000", EXECUTOR_BROKR="paper", RISK_LIMITS__MAX_ORDER_NOTIONL="1"
+    )
+    assert lines == [
+        "EXECUTOR_BROKR is not a setting; did you mean EXECUTOR_BROKER?",
+        "RISK_LIMITS__MAX_ORDER_NOTIONL is not a setting; did you mean RISK_LIMITS__MAX_ORDER_NOTIONAL?",
+        "RISK_MAX_ORDER_NOTIONAL is not a setting; did you mean RISK_LIMITS__MAX_ORDER_NOTIONAL?",
+    ]
+
+
+def test_validate_config_when_documented_variables_outside_the_settings_then_ok(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "LOGOS_LOCAL_REDIS_PORT": "6390",
+        "LOGOS_SERVICE": "risk",
+        "LOGOS_DEBUG": "1",
+        "ML_TRAIN_INTERVAL_SECONDS": "3600",
+        "APCA_API_KEY_ID": PAPER_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["validate-config"])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_config_when_env_example_and_compose_name_settings_then_every_name_is_known() -> None:
+    root = Path(__file__).resolve().parents[2]
+    from services.cli.setting_names import KNOWN, under_prefix
+
+    written = re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), flags=re.MULTILINE)
+    written += re.findall(r"^\s+([A-Z][A-Z0-9_]+):", (root / "compose.yaml").read_text(), flags=re.MULTILINE)
+    assert len(written) > 60
+    assert sorted({name for name in written if under_prefix(name)} - set(KNOWN)) == []
+
+
+def test_validate_config_when_sizing_can_never_pass_the_order_limit_then_refused_with_what_to_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ML_STRATEGY", "sma_cross")
+    assert _refused(monkeypatch, ML_SIZING="equity:1.0") == [
+        "ML_SIZING=equity:1.0 sizes a full position at 100000 (1.0 x EXECUTOR_CASH 100000), above "
+        "RISK_LIMITS__MAX_ORDER_NOTIONAL=25000: the risk gate denies every order that opens one; set "
+        "ML_SIZING=equity:0.25 or notional:25000, or raise RISK_LIMITS__MAX_ORDER_NOTIONAL"
+    ]
+    (line,) = _refused(monkeypatch, ML_SIZING="notional:30000")
+    assert line.startswith("ML_SIZING=notional:30000 sizes a full position at 30000, above RISK_LIMITS__MAX_ORDER")
+    (line,) = _refused(monkeypatch, ML_SIZING="vol:0.2")
+    assert "at up to 100000 (EXECUTOR_CASH 100000 x leverage 1)" in line and "volatility is below 0.8" in line
+    (line,) = _refused(monkeypatch, ML_SIZING="notional:20000", RISK_LIMITS__MAX_POSITION_NOTIONAL="10000")
+    assert "above RISK_LIMITS__MAX_POSITION_NOTIONAL=10000" in line and "ML_SIZING=notional:10000" in line
+    monkeypatch.setenv("RISK_LIMITS__MAX_POSITION_NOTIONAL", "50000")
+    for fits in ("equity:0.25", "notional:20000"):
+        monkeypatch.setenv("ML_SIZING", fits)
+        assert runner.invoke(app, ["validate-config"]).exit_code == 0, fits
+
+
+def test_validate_config_when_environment_empty_then_only_the_missing_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in os.environ:
+        if name.startswith(("LOGOS_", "FEED_", "ML_", "RISK_", "EXECUTOR_", "BRAIN_", "DASHBOARD_", "APCA_")):
+            monkeypatch.delenv(name)
+    assert _refused(monkeypatch) == [
+        "RISK_CONTROL_TOKEN is not set: the kill switch needs a token (e.g. `openssl rand -hex 16`, used again with "
+        "`logos kill`; `make paper` keeps one in .logos/control-token)"
+    ]
+
+
+def test_validate_config_when_two_services_share_a_port_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _refused(monkeypatch, BRAIN_PORT="8501") == [
+        "BRAIN_PORT, DASHBOARD_PORT share port 8501: give each service its own"
+    ]
+
+
+def test_validate_config_when_yaml_nested_by_service_then_read_like_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "stack.yaml"
+    config.write_text(
+        "risk:\n  limits: {max_order_notional: 1000}\nml: {strategy: sma_cross, sizing: 'notional:900',"
+        " params: {fast: 5, slow: 20}}\nexecutor: {symbol_map: {BTC-USD: BTC/USDT}}\n"
+    )
+    result = runner.invoke(app, ["validate-config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "max_order_notional=1000," in result.output and "sizing=notional:900" in result.output
+
+
+def test_validate_config_when_yaml_has_three_errors_then_three_lines_in_its_own_words(tmp_path: Path) -> None:
+    config = tmp_path / "stack.yaml"
+    config.write_text(
+        "risk: {max_order_notional: 1000}\nml: {strategy: sma_cross, params: {fast: 0}}\n"
+        "executor:\n  fills: {taker_fee_bps: -1}\nrisks: {clock: data}\n"
+    )
+    result = runner.invoke(app, ["validate-config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"refused: {config}: risks is neither a section nor a setting name; did you mean risk?",
+        f"refused: {config}: risk.max_order_notional is not a setting; did you mean risk.limits.max_order_notional?",
+        f"refused: {config}: ml.params: sma_cross: fast: Input should be greater than or equal to 1",
+        f"refused: {config}: executor.fills.taker_fee_bps: Input should be greater than or equal to 0",
+    ]
+
+
+def test_validate_config_when_flat_file_misspells_a_name_then_the_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "paper.env"
+    config.write_text("RISK_MAX_ORDER_NOTIONAL=1000\nREDIS_PASSWORD=not-a-logos-setting\n")
+    result = runner.invoke(app, ["validate-config", str(config)])
+    assert result.output.splitlines() == [
+        f"refused: {config}: RISK_MAX_ORDER_NOTIONAL is not a setting; did you mean RISK_LIMITS__MAX_ORDER_NOTIONAL?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "lines"),
+    [
+        ("feed", {"FEED_PROVIDER": "bogus"}, ["FEED_PROVIDER: Input should be 'none', 'replay', 'yfinance' or 'ccxt'"]),
+        (
+            "ml",
+            {"ML_SIZING": "bogus", "ML_STRATEGY": "sma_cross", "ML_PARAMS": '{"fast": 0}'},
+            [
+                "ML_PARAMS: sma_cross: fast: Input should be greater than or equal to 1",
+                "ML_SIZING: sizing 'bogus': use equity:FRACTION, notional:AMOUNT or vol:TARGET",
+            ],
+        ),
+        ("risk", {"LOGOS_SHARDS": "0"}, ["LOGOS_SHARDS: Input should be greater than or equal to 1"]),
+        (
+            "risk",
+            {"RISK_MAX_ORDER_NOTIONAL": "1000"},
+            ["RISK_MAX_ORDER_NOTIONAL is not a setting; did you mean RISK_LIMITS__MAX_ORDER_NOTIONAL?"],
+        ),
+        (
+            "executor",
+            {"EXECUTOR_BROKER": "alpaca", "EXECUTOR_LIVE": "true"},
+            [
+                "EXECUTOR_LIVE=true needs EXECUTOR_ACKNOWLEDGE_RISK=true (`logos trade --live --i-acknowledge-risk`): "
+                "live orders spend real money",
+                "EXECUTOR_LIVE=true without alpaca credentials: set APCA_API_KEY_ID and APCA_API_SECRET_KEY",
+            ],
+        ),
+    ],
+    ids=["feed-provider", "ml-sizing-and-params", "logos-shards", "risk-typo", "executor-live"],
+)
+def test_serve_when_settings_bad_then_one_line_each_exit_2_and_no_traceback(
+    service: str, env: dict[str, str], lines: list[str]
+) -> None:
+    environment = {**os.environ, **env, "LOGOS_REDIS_URL": "redis://127.0.0.1:1/0"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "from services.cli import main; main()", "serve", service],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.splitlines() == [f"error: {service}: {line}" for line in lines]

@@ -26,6 +26,10 @@ class FixedNotional(_Rule):
     def budget(self, equity: Decimal, volatility: float | None) -> Decimal:
         return self.notional
 
+    def largest_budget(self, equity: Decimal) -> Decimal:
+        """The most a full position can be worth at ``equity``, whatever the volatility."""
+        return self.notional
+
 
 class EquityFraction(_Rule):
     """A full position is worth ``fraction`` of current equity (1.0 = fully invested, no leverage)."""
@@ -35,6 +39,10 @@ class EquityFraction(_Rule):
 
     def budget(self, equity: Decimal, volatility: float | None) -> Decimal:
         return equity * self.fraction if equity > ZERO else ZERO
+
+    def largest_budget(self, equity: Decimal) -> Decimal:
+        """The most a full position can be worth at ``equity``, whatever the volatility."""
+        return self.budget(equity, None)
 
 
 class VolatilityTarget(_Rule):
@@ -49,6 +57,10 @@ class VolatilityTarget(_Rule):
             return Decimal(0)  # no volatility estimate yet: stay out rather than guess
         leverage = min(self.target / Decimal(str(round(volatility, 12))), self.max_leverage)
         return max(equity, Decimal(0)) * leverage
+
+    def largest_budget(self, equity: Decimal) -> Decimal:
+        """The most a full position can be worth at ``equity``: at low volatility, the leverage cap."""
+        return max(equity, ZERO) * self.max_leverage
 
 
 SizingRule = Annotated[FixedNotional | EquityFraction | VolatilityTarget, Field(discriminator="kind")]
