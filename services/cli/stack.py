@@ -88,10 +88,8 @@ def serve(
     settings: Any = entry.settings()
     bind_host, bind_port = host or settings.host, port or settings.port
     if entry.app is None:
-        script = Path(services.dashboard.__file__).with_name("app.py")
-        argv = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", bind_host]
-        argv += ["--server.port", str(bind_port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-        os.execv(sys.executable, argv)
+        argv = streamlit_argv(bind_host, bind_port)
+        os.execv(argv[0], argv)
     import importlib
 
     import uvicorn
@@ -105,6 +103,20 @@ def serve(
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
     uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+
+
+def streamlit_argv(host: str, port: int) -> list[str]:
+    """The command that runs the dashboard: headless, no usage statistics, the viewer's toolbar (no Deploy)."""
+    script = Path(services.dashboard.__file__).with_name("app.py")
+    options = {
+        "server.address": host,
+        "server.port": str(port),
+        "server.headless": "true",
+        "browser.gatherUsageStats": "false",
+        "client.toolbarMode": "viewer",  # a read-only view: no Deploy, Rerun or Clear cache
+    }
+    flags = [f"--{name}={value}" for name, value in options.items()]
+    return [sys.executable, "-m", "streamlit", "run", str(script), *flags]
 
 
 def _control(command: str, reason: str) -> None:

@@ -27,6 +27,9 @@ PAGES = {
 
 def main() -> None:
     """Lay out the frame every page shares and run the selected page."""
+    # a read-only view has no Deploy, Rerun or Clear cache, however it was started (`logos serve dashboard`
+    # and .streamlit/config.toml set it before the first page too)
+    st.set_option("client.toolbarMode", "viewer")
     st.set_page_config(page_title="Logos", page_icon=":material/insights:", layout="wide")
     # metric values a little smaller than Streamlit's default, so five cards fit a 1280 px window unclipped
     st.html("<style>[data-testid='stMetricValue'] { font-size: 1.6rem; }</style>")
