@@ -259,7 +259,7 @@ def status(
     compose: ComposeOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw /status documents.")] = False,
 ) -> None:
-    """Print every service's /status (state, backlog, dead letters, unsafe settings)."""
+    """Print every service's /status (state, backlog, dead letters, unsafe settings); exit 1 when any is down."""
     reports: dict[str, Any] = {}
     with httpx.Client() as client:
         for name, entry in SERVICES.items():
@@ -271,8 +271,11 @@ def status(
                 reports[name] = client.get(base_url(entry, compose) + "/status", timeout=3.0).json()
             except (httpx.HTTPError, json.JSONDecodeError):
                 reports[name] = {"state": "down"}
+    down = [name for name, report in reports.items() if report["state"] == "down"]
     if as_json:
         typer.echo(json.dumps(reports, indent=2, sort_keys=True))
+        if down:
+            raise typer.Exit(1)
         return
     typer.echo(
         f"{'service':<10} {'state':<9} {'uptime':>8} {'handled':>8} {'pending':>8} {'lag':>6} {'dlq':>5}  unsafe"
@@ -289,3 +292,6 @@ def status(
         typer.echo(
             f"{name:<10} {report['state']:<9} {uptime:>8} {handled:>8} {pending:>8} {lag:>6} {dead!s:>5}  {unsafe}"
         )
+    if down:
+        typer.echo(f"down: {', '.join(down)}", err=True)
+        raise typer.Exit(1)

@@ -7,13 +7,17 @@ import tomllib
 from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.cli.stack import SERVICES
+from tests.support.redis_process import free_port
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
+REAL_CLIENT = httpx.Client
 
 
 def test_serve_dashboard_when_started_then_streamlit_shows_the_viewer_toolbar(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +46,44 @@ def test_dashboard_when_started_by_plain_streamlit_then_the_viewer_toolbar(isola
     dashboard = AppTest.from_file(str(ROOT / "services" / "dashboard" / "app.py"), default_timeout=30)
     dashboard.run()
     assert not dashboard.exception and config.get_option("client.toolbarMode") == "viewer"
+
+
+def _free_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    for service in ("FEED", "ML", "RISK", "EXECUTOR", "BRAIN", "DASHBOARD"):
+        monkeypatch.setenv(f"{service}_PORT", str(free_port()))
+
+
+def _answering(monkeypatch: pytest.MonkeyPatch, down: set[str]) -> None:
+    """Every service answers its /status (the dashboard its health) except those in ``down``."""
+    ports = {str(SERVICES[name].settings().port): name for name in SERVICES}  # type: ignore[attr-defined]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        name = ports[str(request.url.port)]
+        if name in down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if name == "dashboard":
+            return httpx.Response(200, text="ok")
+        return httpx.Response(200, json={"state": "running", "uptime_seconds": 5, "consumers": [], "unsafe": []})
+
+    monkeypatch.setattr(httpx, "Client", lambda: REAL_CLIENT(transport=httpx.MockTransport(handler)))
+
+
+def test_status_when_every_service_is_down_then_exit_1_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    _free_ports(monkeypatch)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["down: feed, ml, risk, executor, brain, dashboard"]
+    assert runner.invoke(app, ["status", "--json"]).exit_code == 1
+
+
+def test_status_when_every_service_answers_then_exit_0_and_when_one_is_down_then_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _free_ports(monkeypatch)
+    _answering(monkeypatch, down=set())
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "down" not in result.output and "running" in result.output
+    _answering(monkeypatch, down={"risk"})
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and result.stderr.splitlines() == ["down: risk"]
