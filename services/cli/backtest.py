@@ -22,6 +22,7 @@ from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from logos.backtest.metrics import unannualized
 from logos.data.fixtures import fixture_catalog, fixture_path
 from logos.data.loading import BarDataError, load_bars
+from logos.data.quality import data_report
 from logos.error_text import one_line
 from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.names import UnsafeName, child
@@ -43,6 +44,7 @@ from services.cli.options import (
 )
 
 log = logging.getLogger("logos.backtest")
+MIN_BARS = 2  # run_backtest decides on one bar and fills on the next
 strategies_app = typer.Typer(help="The strategy registry.", no_args_is_help=True)
 PROGRESS_FROM_BARS = 200_000
 
@@ -93,7 +95,7 @@ def backtest(
         params = selected.parse_params(param or [])
         source = fixture_path(fixture) if fixture else data
         assert source is not None
-        frames = load_bars(source, symbol)
+        frames = load_bars(source, symbol, min_bars=MIN_BARS)
         catalog = fixture_catalog() if fixture else {}
         if symbol is None and len(frames) > 1:
             raise fail(f"{source} holds {len(frames)} symbols ({', '.join(frames)}); choose one with --symbol")
@@ -117,10 +119,13 @@ def backtest(
             sizing=parse_sizing(sizing),
             caps=Caps(max_order_notional=_optional_decimal("--max-order-notional", max_order_notional)),
         )
-    except (StrategyError, SizingError, BarDataError, KeyError, FileNotFoundError) as exc:
+    except BarDataError as exc:
+        raise fail(f"{exc} for a backtest" if exc.rule == "too_short" else str(exc)) from None
+    except (StrategyError, SizingError, KeyError, FileNotFoundError) as exc:
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
         raise fail(one_line(exc)) from None
+    report = data_report(frame)
 
     runs = runs_dir or LogosSettings().paths.runs
     try:
@@ -137,6 +142,8 @@ def backtest(
         logging.getLogger("logos").setLevel(logging.INFO)
         try:
             log.info("backtest %s %s on %s (%d bars from %s)", strategy, config.params, name, len(frame), source)
+            for line in report.lines():
+                log.info("%s", line)
             started = time.perf_counter()
             result = _run_with_progress(frame, spec, selected, config)
             simulated = time.perf_counter() - started
@@ -147,13 +154,15 @@ def backtest(
             handler.flush()
             data_source = f"fixture:{fixture}" if fixture else str(source)
             writing = time.perf_counter()
-            written = write_backtest(result, config, spec, data_source, run_dir, log_file)
+            written = write_backtest(result, config, spec, data_source, run_dir, log_file, report.as_dict())
             wrote = time.perf_counter() - writing
         except RunExists as exc:
             raise fail(str(exc)) from None
         finally:
             logging.getLogger("logos").removeHandler(handler)
             handler.close()
+    for line in report.lines():
+        typer.echo(line)
     print_summary(
         result.metrics.as_dict(),
         unannualized(result.metrics.span_days),

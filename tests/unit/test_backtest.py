@@ -108,7 +108,7 @@ def test_cli_when_arguments_wrong_then_one_line_error_and_exit_2(args: list[str]
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_cli_when_data_invalid_then_names_file_row_and_rule(tmp_path: Path) -> None:
+def test_cli_when_data_invalid_then_names_file_row_and_what_is_wrong(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,10,11,9,10,5\n"
                    "2024-01-01T00:01:00Z,10,9,11,10,5\n")  # fmt: skip
@@ -116,7 +116,7 @@ def test_cli_when_data_invalid_then_names_file_row_and_rule(tmp_path: Path) -> N
         app, ["backtest", "--data", str(bad), "--strategy", "sma_cross", "--runs-dir", str(tmp_path)]
     )
     assert result.exit_code == 2 and "bad.csv" in result.output and "row 2" in result.output
-    assert "high_below_low" in result.output
+    assert "(2024-01-01T00:01:00Z): high 9.0 is below low 11.0" in result.output
 
 
 def test_cli_when_run_id_taken_then_refused_without_touching_it(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import errno
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
@@ -47,9 +47,11 @@ class RunExists(FileExistsError):
     """A run directory of that id exists already; runs are never overwritten."""
 
 
-def metrics_document(result: BacktestResult, config: BacktestConfig) -> dict[str, Any]:
-    """Return metrics.json's content: the metrics plus what was run on what."""
-    return {
+def metrics_document(
+    result: BacktestResult, config: BacktestConfig, data: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return metrics.json's content: the metrics plus what was run on what (and, given, the data's checks)."""
+    document: dict[str, Any] = {
         "symbol": result.symbol,
         "strategy": config.strategy,
         "params": config.params,
@@ -59,6 +61,9 @@ def metrics_document(result: BacktestResult, config: BacktestConfig) -> dict[str
         "annualization": annualization(result.metrics),
         "refusals": dict(sorted(result.refusals.items())),
     }
+    if data is not None:
+        document["data"] = dict(data)
+    return document
 
 
 def _cell(value: Any) -> str:
@@ -162,10 +167,11 @@ def write_backtest(
     data_source: str,
     run_dir: Path,
     log_file: Path | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write metrics.json, trades.csv, round_trips.csv, equity.parquet, equity.png, config.yaml, logs/run.log."""
     with staged_run(run_dir, log_file) as staging:
-        document = metrics_document(result, config)
+        document = metrics_document(result, config, data)
         (staging / "metrics.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         table(result.executions, EXECUTION_COLUMNS).to_csv(staging / "trades.csv", index=False, lineterminator="\n")
         round_trip_table(result).to_csv(staging / "round_trips.csv", index=False, lineterminator="\n")

@@ -53,6 +53,8 @@ class DataReport:
     def lines(self) -> list[str]:
         """Console lines: the span and spacing, then one line for gaps and one for naive times if any."""
         spacing = f", one bar every {_span(self.interval)}" if self.interval is not None else ""
+        if self.interval is not None and not self.gaps:
+            spacing += ", no gaps"
         closures = " (market sessions: nightly and weekend closures are not gaps)" if self.sessions else ""
         found = [f"data: {self.bars:,} bars {_iso(self.first)} to {_iso(self.last)}{spacing}{closures}"]
         if self.gaps and self.interval is not None and self.largest_gap_after is not None:
