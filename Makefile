@@ -1,7 +1,10 @@
 # The same commands serve the README, CI (.ci/run) and developers.
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-LOCAL_REDIS_PORT ?= 6380
+# the local stack's own redis-server: LOGOS_LOCAL_REDIS_PORT from the environment (.env.example), or
+# `make paper LOCAL_REDIS_PORT=6390` (the command line wins)
+LOGOS_LOCAL_REDIS_PORT ?= 6380
+LOCAL_REDIS_PORT ?= $(LOGOS_LOCAL_REDIS_PORT)
 
 export LOGOS_HOME ?= $(CURDIR)
 export LOGOS_REDIS_URL ?= redis://127.0.0.1:$(LOCAL_REDIS_PORT)/0
@@ -26,7 +29,7 @@ paper: export FEED_REPLAY_SPEED ?= 20
 paper: export ML_STRATEGY ?= sma_cross
 paper: export ML_SIZING ?= notional:20000
 paper: export RISK_CLOCK ?= data
-paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501)
+paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501; README: Ports)
 	honcho start -f Procfile
 
 replay: install  ## Replay a bundled fixture as a paper session; exit 0 only if its trades equal the backtest's

@@ -1,0 +1,50 @@
+"""The Makefile and compose.yaml: the documented port overrides work."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.cli.stack import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _make_exports(tmp_path: Path, environment: dict[str, str], *arguments: str) -> str:
+    probe = tmp_path / "probe.mk"
+    probe.write_text(f"include {ROOT / 'Makefile'}\nprobe:\n\t@echo $$LOGOS_LOCAL_REDIS_PORT $$LOGOS_REDIS_URL\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("LOGOS_", "LOCAL_REDIS"))}
+    completed = subprocess.run(
+        ["make", "-s", "-f", str(probe), "probe", *arguments],
+        cwd=tmp_path,
+        env=env | environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_when_local_redis_port_given_in_environment_or_on_command_line_then_the_stack_uses_it(
+    tmp_path: Path,
+) -> None:
+    assert _make_exports(tmp_path, {}) == "6380 redis://127.0.0.1:6380/0"
+    assert _make_exports(tmp_path, {"LOGOS_LOCAL_REDIS_PORT": "6390"}) == "6390 redis://127.0.0.1:6390/0"
+    assert _make_exports(tmp_path, {}, "LOCAL_REDIS_PORT=6391") == "6391 redis://127.0.0.1:6391/0"
+    both = _make_exports(tmp_path, {"LOGOS_LOCAL_REDIS_PORT": "6390"}, "LOCAL_REDIS_PORT=6392")
+    assert both == "6392 redis://127.0.0.1:6392/0"  # the command line wins
+
+
+def test_compose_when_ports_published_then_each_on_localhost_and_set_by_its_service_variable() -> None:
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    for name, entry in SERVICES.items():
+        port = entry.settings().port  # type: ignore[attr-defined]
+        assert services[name]["ports"] == [f"127.0.0.1:${{{name.upper()}_PORT:-{port}}}:{port}"]
+    assert "ports" not in services["redis"]
