@@ -1,4 +1,4 @@
-"""The Makefile and compose.yaml: the documented port overrides work."""
+"""The Makefile and compose.yaml: documented port overrides work, and Redis does not run as root."""
 
 from __future__ import annotations
 
@@ -48,3 +48,9 @@ def test_compose_when_ports_published_then_each_on_localhost_and_set_by_its_serv
         port = entry.settings().port  # type: ignore[attr-defined]
         assert services[name]["ports"] == [f"127.0.0.1:${{{name.upper()}_PORT:-{port}}}:{port}"]
     assert "ports" not in services["redis"]
+
+
+def test_compose_when_redis_starts_then_as_its_own_user_with_the_password_from_the_environment() -> None:
+    redis = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis"]
+    assert redis["user"] == "redis"
+    assert redis["command"][:2] == ["sh", "-c"] and '--requirepass "$$REDIS_PASSWORD"' in redis["command"][2]
