@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings
 from logos.error_text import validation_lines
 from logos.orders.sizing import EquityFraction, VolatilityTarget, parse_sizing
 from logos.redact import redact
-from logos.settings import LogosSettings
+from logos.settings import LogosDebug, LogosSettings
 from services.brain.config import BrainSettings
 from services.cli.config_file import ConfigFile
 from services.cli.setting_names import PREFIXES, Given, not_a_setting, prefix, unknown
@@ -83,6 +83,7 @@ def _read_all(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, l
     problems: dict[str, list[str]] = {name: [] for name in ("logos", *SERVICES, "ml_train")}
     with _overlaid(overrides):
         logos = _read(LogosSettings, problems["logos"])
+        _read(LogosDebug, problems["logos"])
         shared = logos or LogosSettings.model_construct()  # the services' own values are still checked
         loaded = {
             "logos": logos,
