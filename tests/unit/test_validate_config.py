@@ -192,6 +192,12 @@ def test_validate_config_when_many_values_bad_then_every_one_listed_at_once(monk
     ]
 
 
+def test_validate_config_when_debug_flag_unreadable_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _refused(monkeypatch, LOGOS_DEBUG="maybe") == [
+        "LOGOS_DEBUG: Input should be a valid boolean, unable to interpret input"
+    ]
+
+
 def test_validate_config_when_params_without_strategy_then_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _refused(monkeypatch, ML_PARAMS='{"fast": 0}') == [
         "ML_PARAMS: parameters without a strategy: set ML_STRATEGY too, or unset these"
