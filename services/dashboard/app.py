@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from logos import __version__
-from services.dashboard.state import current_paths
+from services.dashboard.state import current_paths, shown_path
 
 PAGES = {
     "Results": [
@@ -35,7 +35,7 @@ def main() -> None:
     st.html("<style>[data-testid='stMetricValue'] { font-size: 1.6rem; }</style>")
     page = st.navigation(PAGES)
     with st.sidebar:
-        st.caption(f"Logos {__version__} · read-only view of `{current_paths().root}`")
+        st.caption(f"Logos {__version__} · read-only view of `{shown_path(current_paths().root)}`")
     page.run()
 
 

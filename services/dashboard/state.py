@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import streamlit as st
@@ -40,3 +41,12 @@ def chart_theme() -> Theme:
 def current_paths() -> Paths:
     """Where the artifact store is (``LOGOS_HOME``), read from the settings on every run."""
     return DashboardSettings().logos.paths
+
+
+def shown_path(path: Path) -> str:
+    """A path as a shell prints it: ``~/logos`` for a directory under the user's home."""
+    try:
+        inside = path.relative_to(Path.home())
+    except (ValueError, RuntimeError):  # elsewhere, or no home directory at all
+        return str(path)
+    return "~" if inside == Path() else f"~/{inside}"

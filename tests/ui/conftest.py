@@ -49,13 +49,13 @@ def copy_fixture_home(destination: Path) -> Path:
     return destination
 
 
-def plant_file_secrets(home: Path) -> None:
+def plant_file_secrets(home: Path, run: str = "20240101_000000_sma_cross_sma_demo_1m") -> None:
     """Secrets in a .env file and in a backtest's config.yaml, as a careless operator might leave them."""
     (home / ".env").write_text(
         f"RISK_CONTROL_TOKEN={FILE_SECRETS[0]}\nREDIS_PASSWORD={FILE_SECRETS[0]}\n"
         f"LOGOS_REDIS_URL=redis://:{FILE_SECRETS[2]}@redis:6379/0\nFEED_PROVIDER=replay\n"
     )
-    config = home / "runs" / "20240101_000000_sma_cross_sma_demo_1m" / "config.yaml"
+    config = home / "runs" / run / "config.yaml"
     config.write_text(
         config.read_text()
         + f"broker:\n  api_key: {FILE_SECRETS[1]}\n  url: https://user:{FILE_SECRETS[2]}@broker.example\n"

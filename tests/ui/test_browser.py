@@ -2,7 +2,9 @@
 
 Needs Debian's ``chromium`` (``scripts/bootstrap`` installs it) and the ``playwright`` package driving
 it; no browser is ever downloaded. ``LOGOS_SCREENSHOTS=docs/img`` (``make screenshots``) keeps the
-screenshots there; otherwise they go to the test's temporary directory.
+screenshots there, taken over a store filled by real backtests and a real paper session
+(``tests/ui/demo_home.py``) in ``~/logos`` of a scratch home directory; otherwise they go to the
+test's temporary directory, taken over the recorded artifacts with their odd and broken files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.ui.conftest import ALL_SECRETS, APP, SECRETS, copy_fixture_home, plant_file_secrets
+from tests.ui.demo_home import build_demo_home
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +64,20 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard served by Streamlit over the recorded artifacts, with secrets planted; its URL."""
+    """The dashboard served by Streamlit over the recorded artifacts (or real runs), with secrets planted; its URL."""
     _chromium_or_skip()
-    home = copy_fixture_home(tmp_path_factory.mktemp("browser") / "home")
-    plant_file_secrets(home)
+    scratch = tmp_path_factory.mktemp("browser")
+    environment = os.environ | SECRETS
+    if os.environ.get("LOGOS_SCREENSHOTS"):
+        # the documentation's pictures: real runs in the store a user would have, shown as ~/logos
+        home = build_demo_home(scratch / "user" / "logos")
+        plant_file_secrets(home, min(path.name for path in (home / "runs").glob("2*_*")))
+        environment |= {"HOME": str(scratch / "user")}
+    else:
+        home = copy_fixture_home(scratch / "home")
+        plant_file_secrets(home)
+    environment |= {"LOGOS_HOME": str(home)}
     port = _free_port()
-    environment = os.environ | SECRETS | {"LOGOS_HOME": str(home)}
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.runOnSave", "false"]  # fmt: skip
@@ -126,7 +137,10 @@ def test_page_in_chromium_when_opened_then_no_error_no_secret_no_clipping(
     page.wait_for_url(f"{dashboard}/{path}", timeout=20_000)
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=20_000)
     page.locator(marker).first.wait_for(timeout=20_000)
-    page.wait_for_timeout(400)  # let charts finish drawing
+    # the page's script has finished and no element is still a loading placeholder
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=30_000)
+    page.wait_for_timeout(800)  # let charts and tables finish drawing
     html = page.content()
     text = page.inner_text("body")
 

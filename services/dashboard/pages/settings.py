@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,12 +11,12 @@ import streamlit as st
 
 from services.dashboard.config import DashboardSettings, dotenv_file, stack_environment
 from services.dashboard.masking import mask_value
-from services.dashboard.state import REFRESH_CHOICES, THEMES, refresh_seconds, theme_choice
+from services.dashboard.state import REFRESH_CHOICES, THEMES, refresh_seconds, shown_path, theme_choice
 
 
 def plain(value: Any) -> Any:
-    """A JSON-ready copy (paths and other objects as text)."""
-    return json.loads(json.dumps(value, default=str))
+    """A JSON-ready copy (paths as a shell prints them, other objects as text)."""
+    return json.loads(json.dumps(value, default=lambda item: shown_path(item) if isinstance(item, Path) else str(item)))
 
 
 def main() -> None:
@@ -52,7 +53,7 @@ def main() -> None:
     st.dataframe(
         pd.DataFrame(
             [
-                {"what": what, "path": str(path), "present": "yes" if path.exists() else "no"}
+                {"what": what, "path": shown_path(path), "present": "yes" if path.exists() else "no"}
                 for what, path in locations.items()
             ]
         ),
