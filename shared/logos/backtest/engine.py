@@ -8,6 +8,7 @@ cash are constant, so the equity curve is assembled with numpy from the fills.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from logos.backtest.metrics import Metrics, compute_metrics, periods_per_year
+from logos.backtest.metrics import Metrics, compute_metrics, infer_calendar
 from logos.contracts import OrderType, Side
 from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
 from logos.execution.ledger import ClosedLot, Execution, FifoLedger, OpenLot
@@ -31,6 +32,7 @@ from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 VOLATILITY_LOOKBACK = 60
+PROGRESS_EVERY = 1000  # decisions between progress reports
 
 
 class BacktestConfig(BaseModel):
@@ -93,7 +95,8 @@ class _Simulation:
         self.fill_bars: list[int] = []
         self.refusals: dict[str, int] = {}
         self.orders = itertools.count(1)
-        self.ppy = periods_per_year(self.index)
+        self.calendar = infer_calendar(self.index)
+        self.ppy = self.calendar.periods_per_year
         self.nanoseconds = self.index.as_unit("ns").asi8
         self.tick = spec.tick_size
         self.open_ticks, self.close_ticks = _ticks(self.open, spec), _ticks(self.close, spec)
@@ -179,10 +182,18 @@ class _Simulation:
         previous = np.concatenate([[0.0], targets[:-1]])
         decisions = np.flatnonzero(targets != previous)
         decisions = decisions[decisions + delay < bars]  # a decision on the last bar has no bar to fill on
-        if self.config.fills.participation_cap is None:
-            self._run_unsplit(decisions, targets, delay, progress)
-        else:
-            self._run_split(decisions, targets, delay, progress)
+        # the loop makes a few records per fill and no reference cycles: the cyclic collector would only
+        # walk the growing lists of fills again and again (about a tenth of the time), so it waits
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if self.config.fills.participation_cap is None:
+                self._run_unsplit(decisions, targets, delay, progress)
+            else:
+                self._run_split(decisions, targets, delay, progress)
+        finally:
+            if collecting:
+                gc.enable()
         if progress is not None:
             progress(bars)
 
@@ -191,6 +202,14 @@ class _Simulation:
     ) -> None:
         """Every order fills whole on its first bar: nothing works across decisions, so only decision bars count."""
         fill_bars = decisions + delay
+        for start in range(0, decisions.size, PROGRESS_EVERY):
+            if progress is not None:
+                progress(int(decisions[start]))
+            chunk = slice(start, start + PROGRESS_EVERY)
+            self._fill_decisions(decisions[chunk], targets, fill_bars[chunk])
+
+    def _fill_decisions(self, decisions: np.ndarray, targets: np.ndarray, fill_bars: np.ndarray) -> None:
+        """Translate, fill and book each decision in turn (the hot loop: everything it reads is a local)."""
         # gathered once as Python ints: indexing numpy scalars one at a time costs more than the arithmetic
         columns = zip(
             decisions.tolist(),
@@ -201,28 +220,30 @@ class _Simulation:
             self.nanoseconds[fill_bars].tolist(),
             strict=True,
         )
-        ledger, spec, tick, model = self.ledger, self.spec, self.tick, self.model
+        ledger, spec, tick, orders = self.ledger, self.spec, self.tick, self.orders
         symbol, sizing, caps = spec.symbol, self.config.sizing, self.config.caps
         positions, refusals, filled = ledger.positions, self.refusals, self.fill_bars
-        for count, (decision_bar, exposure, close_ticks, fill_bar, reference_ticks, nanoseconds) in enumerate(columns):
-            if progress is not None and count % 1000 == 0:
-                progress(decision_bar)
+        apply, fill_market, fromtimestamp = ledger.apply, self.model.fill_market, datetime.fromtimestamp
+        volatility_at = self.volatility if self.needs_volatility else None
+        buy, sell, no_change = Side.BUY, Side.SELL, Refusal.NO_CHANGE
+        for decision_bar, exposure, close_ticks, fill_bar, reference_ticks, nanoseconds in columns:
             position = positions.get(symbol, ZERO)
             if exposure == 0 and position == 0:
                 continue  # nothing to close: the entry it ends was never filled
             price = Decimal(close_ticks) * tick
+            volatility = None if volatility_at is None else volatility_at(decision_bar)
             equity = ledger.cash + position * price
-            volatility = self.volatility(decision_bar) if self.needs_volatility else None
-            translation = translate(exposure, price, equity, position, spec, sizing, caps, volatility)
-            if translation.refusal is not None:
-                if translation.refusal is not Refusal.NO_CHANGE:
-                    refusals[translation.refusal.value] = refusals.get(translation.refusal.value, 0) + 1
+            _, quantity, refusal, _ = translate(exposure, price, equity, position, spec, sizing, caps, volatility)
+            if refusal is not None:
+                if refusal is not no_change:
+                    refusals[refusal.value] = refusals.get(refusal.value, 0) + 1
                 continue
-            quantity = translation.order_quantity
-            side = Side.BUY if quantity > 0 else Side.SELL
-            match = model.fill_market(spec, side, abs(quantity), Decimal(reference_ticks) * tick)
-            ts = datetime.fromtimestamp(nanoseconds / 1e9, UTC)
-            ledger.apply(ts, symbol, side, match.quantity, match.price, match.fee, f"o{next(self.orders)}")
+            side = buy if quantity > 0 else sell
+            filled_quantity, fill_price, fee, _ = fill_market(
+                spec, side, abs(quantity), Decimal(reference_ticks) * tick
+            )
+            ts = fromtimestamp(nanoseconds / 1e9, UTC)
+            apply(ts, symbol, side, filled_quantity, fill_price, fee, f"o{next(orders)}")
             filled.append(fill_bar)
 
     def _run_split(
@@ -292,6 +313,7 @@ def run_backtest(
         len(ledger.executions),
         float(ledger.fees_paid),
         simulation.ppy,
+        simulation.calendar,
     )
     return BacktestResult(
         symbol=spec.symbol,

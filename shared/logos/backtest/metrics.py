@@ -25,6 +25,7 @@ TRADING_DAYS_PER_YEAR = 252
 MIN_DAYS_FOR_CAGR = 365
 MIN_DAYS_FOR_RATIOS = 30
 RATIOS = ("sharpe", "sortino", "volatility")
+ROUND_THE_CLOCK_SECONDS = 20 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,30 +48,34 @@ UNKNOWN_CALENDAR = Calendar("unknown", 0.0, 1.0, 1.0)
 def infer_calendar(index: pd.DatetimeIndex) -> Calendar:
     """Infer the data's calendar from the bar spacing and the days the bars cover.
 
-    Round-the-clock data (bars on weekends, or days covered for 20 hours or more) counts 365.25 days
-    a year at the median bar spacing; session data (equities) counts 252 trading days of as many bars
-    as the median trading day holds. Daily or slower bars count 365.25 or 252 days the same way.
+    Round-the-clock data (bars on weekends, days covered for 20 hours or more, or 20 hours of bars
+    without a gap) counts 365.25 days a year at the median bar spacing; session data (equities)
+    counts 252 trading days of as many bars as the median trading day holds. Daily or slower bars
+    count 365.25 or 252 days the same way.
     """
     if len(index) < 2:
         return UNKNOWN_CALENDAR
     nanoseconds = index.as_unit("ns").asi8
     steps = np.diff(nanoseconds)
+    even = bool((steps == steps[0]).all())
     # evenly spaced bars (the usual case) have their one step as the median, without a partition
-    step = float(steps[0] if (steps == steps[0]).all() else np.median(steps)) / 1e9
+    step = float(steps[0] if even else np.median(steps)) / 1e9
     if step <= 0:
         return UNKNOWN_CALENDAR
+    if even and step < 86_400 and steps.size * step >= ROUND_THE_CLOCK_SECONDS:
+        return Calendar("24/7", step, 86_400 / step, DAYS_PER_YEAR)  # a market that never closed for 20 hours
     days = nanoseconds // 86_400_000_000_000
-    weekend = bool(((days + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
-    if step >= 86_400:  # daily bars or slower
-        return Calendar(
-            "24/7" if weekend else "sessions", step, 86_400 / step, DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR
-        )
     if np.all(days[1:] >= days[:-1]):  # sorted, as validated data is: count runs without sorting
-        bars_per_day = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1, [days.size]]))
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
+        covered, bars_per_day = days[starts], np.diff(np.append(starts, days.size))
     else:
-        _, bars_per_day = np.unique(days, return_counts=True)
+        covered, bars_per_day = np.unique(days, return_counts=True)
+    weekend = bool(((covered + 3) % 7 >= 5).any())  # 1970-01-01 was a Thursday
+    if step >= 86_400:  # daily bars or slower
+        days_per_year = DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR
+        return Calendar("24/7" if weekend else "sessions", step, 86_400 / step, days_per_year)
     typical_day = float(np.median(bars_per_day))
-    if weekend or typical_day * step >= 20 * 3600:
+    if weekend or typical_day * step >= ROUND_THE_CLOCK_SECONDS:
         return Calendar("24/7", step, 86_400 / step, DAYS_PER_YEAR)
     return Calendar("sessions", step, typical_day, TRADING_DAYS_PER_YEAR)
 
@@ -172,9 +177,10 @@ def compute_metrics(
     fills: int,
     fees: float,
     ppy: float | None = None,
+    calendar: Calendar | None = None,
 ) -> Metrics:
     """Compute every metric of one backtest; ``round_trips`` may hold open lots marked to market."""
-    calendar = infer_calendar(index)
+    calendar = calendar or infer_calendar(index)
     ppy = ppy or calendar.periods_per_year
     start, end = float(equity[0]), float(equity[-1])
     returns = equity[1:] / equity[:-1] - 1.0 if equity.size > 1 else np.empty(0)

@@ -18,6 +18,7 @@ from logos.symbols import SymbolSpec
 
 BPS = Decimal("0.0001")
 FEE_QUANTUM = Decimal("0.00000001")
+_new = tuple.__new__
 
 
 class FillTiming(StrEnum):
@@ -104,7 +105,8 @@ class FillModel:
     def fill_market(self, spec: SymbolSpec, side: Side, quantity: Decimal, reference: Decimal) -> Match:
         """Fill ``quantity`` at ``reference`` (the bar's open or close) plus slippage, as a taker."""
         price = self._slipped(spec, side, reference) if self._slips else reference
-        return Match(quantity, price, self._fee(quantity, price, self._taker), Liquidity.TAKER)
+        # tuple.__new__ builds the same named tuple without its Python-level __new__ (a backtest fills thousands)
+        return _new(Match, (quantity, price, self._fee(quantity, price, self._taker), Liquidity.TAKER))
 
     def _capped(self, spec: SymbolSpec, remaining: Decimal, volume: Decimal) -> Decimal:
         cap = self.config.participation_cap

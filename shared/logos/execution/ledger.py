@@ -15,6 +15,7 @@ from typing import NamedTuple
 from logos.contracts import Side
 
 ZERO = Decimal(0)
+_new = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -143,46 +144,18 @@ class FifoLedger:
         """Book a fill: close opposite lots first-in first-out, open the rest, move cash and fees."""
         if quantity <= 0 or price <= 0 or fee < 0:
             raise ValueError(f"a fill needs quantity > 0, price > 0 and fee >= 0 (got {quantity}, {price}, {fee})")
-        signed = quantity if side is Side.BUY else -quantity
+        buying = side is Side.BUY
+        signed = quantity if buying else -quantity
         self.cash -= signed * price + fee
         self.fees_paid += fee
         lots = self.lots.get(symbol)
         if lots is None:
             lots = self.lots[symbol] = deque()
-        remaining = quantity
         realized = ZERO
-        buying = signed > 0
-        while remaining > 0 and lots and (lots[0].quantity > 0) != buying:
-            lot = lots[0]
-            held = abs(lot.quantity)
-            size = remaining if remaining < held else held
-            direction = 1 if lot.quantity > 0 else -1
-            pnl = (price - lot.price) * size * direction
-            # whole lots and whole fills (the usual case) need no pro-rata division
-            entry_fee = lot.fee if size == held else lot.fee * size / held
-            exit_fee = fee if size == quantity else fee * size / quantity
-            self.closed.append(
-                ClosedLot(
-                    symbol,
-                    "long" if direction > 0 else "short",
-                    size,
-                    lot.price,
-                    price,
-                    lot.opened_at,
-                    ts,
-                    pnl,
-                    entry_fee + exit_fee,
-                )
-            )
-            realized += pnl
-            lot.fee -= entry_fee
-            lot.quantity -= size * direction
-            remaining -= size
-            if lot.quantity == 0:
-                lots.popleft()
-        if remaining > 0:
-            opening_fee = fee if remaining == quantity else fee * remaining / quantity
-            lots.append(Lot(remaining if buying else -remaining, price, ts, opening_fee))
+        if not lots or (lots[0].quantity > 0) is buying:
+            lots.append(Lot(signed, price, ts, fee))  # nothing to close: the whole fill opens a lot
+        else:
+            realized = self._close(lots, ts, symbol, buying, quantity, price, fee)
         position = self.positions.get(symbol, ZERO) + signed
         if not lots:
             del self.lots[symbol]
@@ -190,6 +163,47 @@ class FifoLedger:
         else:
             self.positions[symbol] = position
         self.realized_pnl += realized
-        execution = Execution(ts, symbol, side, quantity, price, fee, realized, position, self.cash, order_id)
+        # tuple.__new__ builds the same named tuple without its Python-level __new__ (this runs on every fill)
+        execution = _new(Execution, (ts, symbol, side, quantity, price, fee, realized, position, self.cash, order_id))
         self.executions.append(execution)
         return execution
+
+    def _close(
+        self,
+        lots: deque[Lot],
+        ts: datetime,
+        symbol: str,
+        buying: bool,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal,
+    ) -> Decimal:
+        """Close opposite lots first-in first-out, open what is left; return the realized PnL."""
+        remaining = quantity
+        realized = ZERO
+        closed = self.closed
+        # every lot of a symbol points the same way, opposite to this fill
+        direction = -1 if buying else 1
+        kind = "short" if buying else "long"
+        while remaining > 0 and lots:
+            lot = lots[0]
+            held = abs(lot.quantity)
+            size = remaining if remaining < held else held
+            pnl = (price - lot.price) * size * direction
+            # whole lots and whole fills (the usual case) need no pro-rata division
+            entry_fee = lot.fee if size == held else lot.fee * size / held
+            exit_fee = fee if size == quantity else fee * size / quantity
+            closed.append(
+                _new(ClosedLot, (symbol, kind, size, lot.price, price, lot.opened_at, ts, pnl, entry_fee + exit_fee))
+            )
+            realized += pnl
+            remaining -= size
+            if size == held:
+                lots.popleft()
+            else:
+                lot.fee -= entry_fee
+                lot.quantity -= size * direction
+        if remaining > 0:
+            opening_fee = fee if remaining == quantity else fee * remaining / quantity
+            lots.append(Lot(remaining if buying else -remaining, price, ts, opening_fee))
+        return realized

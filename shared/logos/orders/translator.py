@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logos.contracts import OrderIntent
 from logos.orders.sizing import EquityFraction, FixedNotional, VolatilityTarget
-from logos.symbols import SymbolSpec
+from logos.symbols import SymbolSpec, quantize_quantity
 
 ZERO = Decimal(0)
 
@@ -48,7 +48,8 @@ class Translation(NamedTuple):
 
 
 _EXPOSURES = {1.0: Decimal(1), -1.0: Decimal(-1), 0.5: Decimal("0.5"), -0.5: Decimal("-0.5")}
-_NO_CAPS = Caps()
+_NO_CHANGE_DETAIL = "target equals the current position after quantization"
+_new = tuple.__new__
 
 
 def translate(
@@ -62,37 +63,39 @@ def translate(
     volatility: float | None = None,
 ) -> Translation:
     """Turn a target exposure in [-1, 1] into a quantized target position for ``spec``."""
+    # a backtest calls this on every decision: translations are built with tuple.__new__ (the named
+    # tuple's own __new__ is Python code) and each setting is read once
     if price <= 0:
         return Translation(position, ZERO, Refusal.NO_PRICE, f"no positive price for {spec.symbol}")
     if exposure == 0 and position != 0:
         # flattening closes the whole position, on or off the lot grid, whatever its size
-        return Translation(ZERO, -position)
+        return _new(Translation, (ZERO, -position, None, ""))
     weight = _EXPOSURES.get(exposure) or Decimal(repr(exposure))
     budget = sizing.budget(equity, volatility) * weight
-    caps = caps or _NO_CAPS
-    if caps.max_position_notional is not None:
+    if caps is not None and caps.max_position_notional is not None:
         budget = max(min(budget, caps.max_position_notional), -caps.max_position_notional)
     target = budget / price
-    if spec.max_quantity is not None:
-        target = max(min(target, spec.max_quantity), -spec.max_quantity)
+    max_quantity = spec.max_quantity
+    if max_quantity is not None:
+        target = max(min(target, max_quantity), -max_quantity)
     delta = target - position
-    if caps.max_order_notional is not None and abs(delta) * price > caps.max_order_notional:
+    if caps is not None and caps.max_order_notional is not None and abs(delta) * price > caps.max_order_notional:
         delta = (caps.max_order_notional / price) * (1 if delta > 0 else -1)
     # quantize the order, not the target, so the resulting position stays on the lot grid
-    order = spec.quantize_quantity(delta)
-    target_quantity = position + order
+    order = quantize_quantity(delta, spec.lot_size)
     if order == 0:
-        return Translation(position, ZERO, Refusal.NO_CHANGE, "target equals the current position after quantization")
-    notional = abs(order) * price
-    if abs(order) < spec.min_quantity:
+        return _new(Translation, (position, ZERO, Refusal.NO_CHANGE, _NO_CHANGE_DETAIL))
+    size = abs(order)
+    if size < spec.min_quantity:
         return Translation(
-            position, ZERO, Refusal.BELOW_MIN_QUANTITY, f"order {abs(order)} below minimum quantity {spec.min_quantity}"
+            position, ZERO, Refusal.BELOW_MIN_QUANTITY, f"order {size} below minimum quantity {spec.min_quantity}"
         )
+    notional = size * price
     if notional < spec.min_notional:
         return Translation(
             position, ZERO, Refusal.BELOW_MIN_NOTIONAL, f"order notional {notional} below minimum {spec.min_notional}"
         )
-    return Translation(target_quantity, order)
+    return _new(Translation, (position + order, order, None, ""))
 
 
 def to_intent(
