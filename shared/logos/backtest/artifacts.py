@@ -9,7 +9,9 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -66,23 +68,35 @@ def metrics_document(
     return document
 
 
+_PLAIN = {Decimal, str, int}
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value.value if isinstance(value, Enum) else value)
 
 
-def table(items: Sequence[object], columns: list[str]) -> pd.DataFrame:
-    """Return one row per item with ``columns`` read from its attributes, as exact strings."""
-    return pd.DataFrame([[_cell(getattr(item, column)) for column in columns] for item in items], columns=columns)
+def _strings(values: list[Any], none: str | None = None) -> list[str]:
+    """Return ``_cell`` of every value; a column of one plain type converts in one pass."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1 and kinds <= _PLAIN:
+        return list(map(str, values))
+    if kinds == {datetime}:
+        return list(map(datetime.isoformat, values))
+    return [none if value is None and none is not None else _cell(value) for value in values]
+
+
+def table(items: Sequence[object], columns: list[str], none: str | None = None) -> pd.DataFrame:
+    """Return one row per item with ``columns`` read from its attributes, as exact strings (``none`` for None)."""
+    return pd.DataFrame(
+        {column: _strings(list(map(attrgetter(column), items)), none) for column in columns}, columns=columns
+    )
 
 
 def round_trip_table(result: BacktestResult) -> pd.DataFrame:
     """Return the closed round trips, then the open ones marked at the last close (no ``closed_at``)."""
-    trips = [*result.round_trips, *result.open_trips]
-    cells = [[getattr(trip, column) for column in ROUND_TRIP_COLUMNS] for trip in trips]
-    rows = [["" if value is None else _cell(value) for value in row] for row in cells]
-    return pd.DataFrame(rows, columns=ROUND_TRIP_COLUMNS)
+    return table([*result.round_trips, *result.open_trips], ROUND_TRIP_COLUMNS, none="")
 
 
 def write_equity(result: BacktestResult, path: Path) -> None:
@@ -109,25 +123,24 @@ def write_equity(result: BacktestResult, path: Path) -> None:
 
 def plot_equity(full_index: pd.DatetimeIndex, full_equity: np.ndarray, path: Path, title: str) -> None:
     """Draw equity over time with its drawdown below (at most PLOT_POINTS points) into ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    # a Figure drawn by the Agg canvas directly: pyplot's import and its figure manager cost more than the drawing
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     step = max(1, len(full_equity) // PLOT_POINTS)
     index, equity = full_index[::step], full_equity[::step]
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, layout="constrained"
-    )
+    figure = Figure(figsize=(11, 6))
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.95, bottom=0.07, hspace=0.06)
     top.plot(index, equity, color="#1f5fbf", linewidth=1.2)
     top.set_title(title)
     top.set_ylabel("equity")
     top.grid(alpha=0.3)
-    bottom.fill_between(index, drawdown(equity) * 100, 0, color="#c0392b", alpha=0.5)
+    bottom.fill_between(index, drawdown(full_equity)[::step] * 100, 0, color="#c0392b", alpha=0.5)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     figure.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(figure)
 
 
 @contextmanager
