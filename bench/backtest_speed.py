@@ -1,27 +1,36 @@
-"""Backtest speed: logos against vectorbt, backtesting.py and backtrader on the same backtest and bars.
+"""Backtest speed: logos against vectorbt, backtesting.py and backtrader on equal work, and logos end to end.
 
     python bench/backtest_speed.py [--bars 1000000] [--peers backtrader,backtesting,vectorbt]
-                                   [--slow-peer-bars 100000] [--repeat 1]
+                                   [--slow-peer-bars 100000] [--repeat 3] [--cli-runs 2]
 
 Every engine runs one backtest: sma_cross fast 10 / slow 30 on the close, long-only, fully invested
 while long and flat otherwise, market orders decided at a bar's close and filled at the next bar's
-open, 10 bps fees per fill, 100,000 starting cash. The bars are a seeded geometric random walk of
+open, 1 bp fee per fill, 10,000,000 starting cash. The bars are a seeded geometric random walk of
 1-minute OHLCV bars (prices on a 0.01 tick), generated before any clock starts.
 
-What each timing covers (the best of --repeat runs):
-  logos        run_backtest: signals, the simulation and every metric; write_backtest (the run's
-               files and plot, into a temporary directory) is timed on its own line.
+Equal work: the strategy makes about 20,000 round trips on a million bars. At 10 bps a fill they
+cost 0.998^20,000 of the equity, so it went bankrupt early and each engine stopped trading at its
+own point (logos refused orders under one lot after bar 644,232 and made a third fewer round trips
+than vectorbt). At 1 bp and with ten million cash every engine still trades whole units at the
+last bar, and the bench checks that: the round trips of every peer (closed, plus the one still open
+at the end) must agree with logos's on the same bars within 1 %, or it fails before any speed is
+compared.
+
+What each timing covers (the best of --repeat runs, engines taking turns in each round):
+  logos        run_backtest: signals, the exact simulation and every metric.
   vectorbt     the SMAs with pandas, signals shifted one bar, Portfolio.from_signals at the open,
                total_return() and stats(). It gets the index tz-naive (same UTC times): with a
                tz-aware one its stats() builds Timestamp objects per bar and runs ~40x slower.
   backtesting  Backtest(...) and run() (which computes its stats), with self.I SMAs and crossover.
   backtrader   Cerebro with a PandasData feed, SMA CrossOver strategy, run().
+  logos CLI    `logos backtest` on the bars saved as Parquet, as a subprocess (--cli-runs times):
+               wall time from spawn to exit, peak resident memory (the child's own rusage), the
+               size of the run directory, and whether two runs wrote byte-identical files.
 
 backtesting.py and backtrader step through bars in Python, so by default they run on the first
-100,000 bars only (--slow-peer-bars) and their bars/s comes from that prefix. Every engine runs once
-untimed on a few bars first, which is when vectorbt compiles its numba code. The round trips and
-final equity are a sanity check, not a comparison: engines size in whole shares or lots and
-handle cash for fees differently, so they differ a little.
+100,000 bars only (--slow-peer-bars) and their bars/s comes from that prefix, as does the logos
+figure they are compared with. Every engine runs once untimed on a few bars first, which is when
+vectorbt compiles its numba code.
 """
 
 from __future__ import annotations
@@ -29,39 +38,48 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from logos.backtest.artifacts import write_backtest
 from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from logos.execution.fill_model import FillModelConfig, FillTiming
 from logos.orders.sizing import EquityFraction
 from logos.strategies import get_strategy
+from logos.strategies.windows import RELATIVE_TIE
 from logos.symbols import SymbolSpec
 
 FAST, SLOW = 10, 30
-FEE_BPS = 10
+FEE_BPS = 1
 FEE_RATE = FEE_BPS / 10_000
-CASH = 100_000
+CASH = 10_000_000
 SEED = 42
 WARMUP_BARS = 2_000
+GOAL_VECTORBT_MULTIPLE = 1.5
 GOAL_BACKTESTING_MULTIPLE = 20
+ROUND_TRIP_TOLERANCE = 0.01
+GOAL_CLI_SECONDS = 3.0
+GOAL_CLI_PEAK_MB = 400
+GOAL_RUN_DIR_MB = 40
 SPEC = SymbolSpec(symbol="SYN", tick_size=Decimal("0.01"), lot_size=Decimal("0.0001"))
 
 
 @dataclass(frozen=True)
 class Sanity:
-    """What a backtest ended with: closed round trips and final equity."""
+    """What a backtest ended with: round trips (closed, plus one still open at the end) and final equity."""
 
     round_trips: int
     final_equity: float
@@ -141,31 +159,7 @@ def run_logos(frame: pd.DataFrame) -> BacktestResult:
 
 
 def logos_sanity(result: BacktestResult) -> Sanity:
-    return Sanity(len(result.round_trips), result.metrics.end_equity)
-
-
-def unfilled_note(result: BacktestResult) -> str:
-    """Say so when logos stopped filling early: an equity below one lot makes every later order a refusal."""
-    decided = int(np.count_nonzero(np.diff(result.targets, prepend=0.0)))
-    filled = len(result.executions)
-    if filled >= 0.9 * decided:
-        return ""
-    last_fill = int(result.index.searchsorted(result.executions[-1].ts)) if filled else 0
-    return (
-        f"note: logos filled {filled:,} of {decided:,} target changes: after bar {last_fill:,} its equity "
-        f"({result.metrics.end_equity:.4g}, fees took the rest) buys under one lot, so later orders are cheap refusals"
-    )
-
-
-def write_logos_artifacts(result: BacktestResult, repeat: int) -> float:
-    """Best time of write_backtest, each time into a fresh temporary directory (removed untimed)."""
-    best = float("inf")
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory(prefix="logos-bench-") as directory:
-            started = time.perf_counter()
-            write_backtest(result, logos_config(), SPEC, "synthetic", Path(directory) / "run")
-            best = min(best, time.perf_counter() - started)
-    return best
+    return Sanity(len(result.round_trips) + len(result.open_trips), result.metrics.end_equity)
 
 
 # --- vectorbt --------------------------------------------------------------------------------------------------------
@@ -175,7 +169,8 @@ def run_vectorbt(frame: pd.DataFrame) -> Sanity:
     import vectorbt as vbt
 
     close = frame["close"]
-    above = close.rolling(FAST).mean() > close.rolling(SLOW).mean()
+    fast, slow = close.rolling(FAST).mean(), close.rolling(SLOW).mean()
+    above = (fast - slow) > RELATIVE_TIE * slow.abs()  # the tie rule of logos (NaN: not above)
     was_above = above.shift(1, fill_value=False)
     # decided at the close of the crossing bar, executed at the open of the next one
     entries = (above & ~was_above).shift(1, fill_value=False)
@@ -193,7 +188,7 @@ def run_vectorbt(frame: pd.DataFrame) -> Sanity:
     )
     portfolio.total_return()
     portfolio.stats()
-    return Sanity(int(portfolio.trades.closed.count()), float(portfolio.final_value()))
+    return Sanity(int(portfolio.trades.count()), float(portfolio.final_value()))  # closed and open
 
 
 # --- backtesting.py --------------------------------------------------------------------------------------------------
@@ -203,9 +198,13 @@ def rolling_mean(values: np.ndarray, window: int) -> pd.Series:
     return pd.Series(values).rolling(window).mean()
 
 
+def above(fast: float, slow: float) -> bool:
+    """The tie rule of logos: averages equal up to floating-point noise are not above (NaN is not either)."""
+    return bool(fast - slow > RELATIVE_TIE * abs(slow))
+
+
 def backtesting_strategy() -> type:
     from backtesting import Strategy
-    from backtesting.lib import crossover
 
     class SmaCross(Strategy):
         fast, slow = FAST, SLOW
@@ -215,9 +214,12 @@ def backtesting_strategy() -> type:
             self.slow_sma = self.I(rolling_mean, self.data.Close, self.slow)
 
         def next(self) -> None:
-            if crossover(self.fast_sma, self.slow_sma):
+            # long while above, flat otherwise, like the others; backtesting.lib.crossover needs a strict
+            # cross, so it misses an entry after a tie, and on a 0.01 grid averages tie often
+            long = above(self.fast_sma[-1], self.slow_sma[-1])
+            if long and not self.position:
                 self.buy()  # the default size is (nearly) all available cash, in whole units
-            elif crossover(self.slow_sma, self.fast_sma):
+            elif not long and self.position:
                 self.position.close()
 
     return SmaCross
@@ -228,7 +230,7 @@ def run_backtesting(frame: pd.DataFrame) -> Sanity:
 
     options: dict[str, Any] = {"cash": CASH, "commission": FEE_RATE, "trade_on_close": False, "exclusive_orders": True}
     if "finalize_trades" in inspect.signature(Backtest).parameters:
-        options["finalize_trades"] = True
+        options["finalize_trades"] = True  # a trade still open at the end is counted (closed at the last close)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stats = Backtest(frame, backtesting_strategy(), **options).run()
@@ -245,9 +247,8 @@ def backtrader_strategy() -> type:
         params = (("fast", FAST), ("slow", SLOW))
 
         def __init__(self) -> None:
-            fast = bt.ind.SMA(self.data.close, period=self.p.fast)
-            slow = bt.ind.SMA(self.data.close, period=self.p.slow)
-            self.cross = bt.ind.CrossOver(fast, slow)
+            self.fast = bt.ind.SMA(self.data.close, period=self.p.fast)
+            self.slow = bt.ind.SMA(self.data.close, period=self.p.slow)
             self.round_trips = 0
 
         def notify_trade(self, trade: Any) -> None:
@@ -255,12 +256,13 @@ def backtrader_strategy() -> type:
                 self.round_trips += 1
 
         def next(self) -> None:
-            if not self.position and self.cross > 0:
+            long = above(self.fast[0], self.slow[0])
+            if not self.position and long:
                 # backtrader sizes at this bar's close but fills at the next open, and its broker
                 # rejects a buy the cash cannot cover; 100 % would be rejected on every gap up (and
                 # by the commission alone), so 99 % keeps the order fillable at ~1 % less exposure
                 self.order_target_percent(target=0.99)
-            elif self.position and self.cross < 0:
+            elif self.position and not long:
                 self.close()
 
     return SmaCross
@@ -275,7 +277,8 @@ def run_backtrader(frame: pd.DataFrame) -> Sanity:
     cerebro.broker.setcash(CASH)
     cerebro.broker.setcommission(commission=FEE_RATE)
     strategy = cerebro.run()[0]
-    return Sanity(strategy.round_trips, float(cerebro.broker.getvalue()))
+    still_open = 1 if strategy.position else 0
+    return Sanity(strategy.round_trips + still_open, float(cerebro.broker.getvalue()))
 
 
 PEERS = {
@@ -288,14 +291,14 @@ PEERS = {
 # --- timing and report -----------------------------------------------------------------------------------------------
 
 
-def best_of(repeat: int, run: Callable[[Any], Any], data: Any) -> tuple[float, Any]:
-    """The shortest of ``repeat`` timed runs, and the last run's result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = run(data)
-        best = min(best, time.perf_counter() - started)
-    return best, result
+@dataclass(frozen=True)
+class Contender:
+    """One engine on one set of bars, ready to run."""
+
+    label: str
+    bars: int
+    run: Callable[[], Sanity]
+    warm_up: Callable[[], object]
 
 
 def installed(module: str) -> bool:
@@ -306,60 +309,210 @@ def installed(module: str) -> bool:
     return True
 
 
-def time_peer(peer: Peer, frame: pd.DataFrame, repeat: int) -> Timing:
-    if not installed(peer.module):
-        return Timing(peer.label, len(frame), problem="not installed")
-    data = peer.prepare(frame)
-    try:
-        peer.run(peer.prepare(frame.iloc[:WARMUP_BARS]))
-        seconds, sanity = best_of(repeat, peer.run, data)
-    except Exception as exc:
-        return Timing(peer.label, len(frame), problem=f"failed: {type(exc).__name__}: {exc}"[:80])
-    return Timing(peer.label, len(frame), seconds, sanity)
+def time_in_turns(contenders: list[Contender], repeat: int) -> dict[str, Timing]:
+    """Warm every engine up, then run them in turns ``repeat`` times; keep each one's best time."""
+    best: dict[str, float] = {}
+    sanity: dict[str, Sanity] = {}
+    problems: dict[str, str] = {}
+    for contender in contenders:
+        try:
+            contender.warm_up()
+        except Exception as exc:
+            problems[contender.label] = f"failed: {type(exc).__name__}: {exc}"[:80]
+    for _ in range(repeat):
+        for contender in contenders:
+            if contender.label in problems:
+                continue
+            try:
+                started = time.perf_counter()
+                sanity[contender.label] = contender.run()
+                seconds = time.perf_counter() - started
+            except Exception as exc:
+                problems[contender.label] = f"failed: {type(exc).__name__}: {exc}"[:80]
+                continue
+            best[contender.label] = min(best.get(contender.label, float("inf")), seconds)
+    return {
+        contender.label: Timing(contender.label, contender.bars, problem=problems[contender.label])
+        if contender.label in problems
+        else Timing(contender.label, contender.bars, best[contender.label], sanity[contender.label])
+        for contender in contenders
+    }
 
 
-def time_logos(frame: pd.DataFrame, repeat: int, label: str = "logos") -> tuple[Timing, BacktestResult]:
-    seconds, result = best_of(repeat, run_logos, frame)
-    return Timing(label, len(frame), seconds, logos_sanity(result)), result
-
-
-def row(timing: Timing, logos_rate: float | None) -> str:
+def row(timing: Timing, logos: Timing | None) -> str:
     head = f"{timing.engine:<24}{timing.bars:>11,}"
     if timing.problem:
         return f"{head}   {timing.problem}"
-    ratio = f"{logos_rate / timing.bars_per_second:>10.1f}x" if logos_rate is not None else f"{'-':>11}"
+    ratio = f"{logos.bars_per_second / timing.bars_per_second:>10.2f}x" if logos is not None else f"{'-':>11}"
     sanity = timing.sanity or Sanity(0, float("nan"))
     return (
         f"{head}{timing.seconds:>10.3f}{timing.bars_per_second:>13,.0f}{ratio}"
-        f"{sanity.round_trips:>13,}{sanity.final_equity:>16,.2f}"
+        f"{sanity.round_trips:>13,}{sanity.final_equity:>18,.2f}"
     )
 
 
 def print_table(rows: list[str]) -> None:
     print(
         f"{'engine':<24}{'bars':>11}{'seconds':>10}{'bars/s':>13}{'logos/peer':>11}"
-        f"{'round trips':>13}{'final equity':>16}"
+        f"{'round trips':>13}{'final equity':>18}"
     )
     for line in rows:
         print(line)
 
 
-def verdict(logos_rate: float, peer: Timing | None, multiple: int) -> str:
+def check_round_trips(peers: list[Timing], logos_on: dict[int, Timing]) -> list[str]:
+    """Print how far each peer's round trips are from logos's on the same bars; return the failures."""
+    failures = []
+    for peer in peers:
+        reference = logos_on[peer.bars]
+        if peer.problem or peer.sanity is None or reference.sanity is None:
+            continue
+        theirs, ours = peer.sanity.round_trips, reference.sanity.round_trips
+        apart = abs(theirs - ours) / max(ours, 1)
+        verdict = "ok" if apart <= ROUND_TRIP_TOLERANCE else "FAILED"
+        line = (
+            f"equal work: {peer.engine} made {theirs:,} round trips, logos {ours:,} on the same {peer.bars:,} bars: "
+            f"{apart:.2%} apart (at most {ROUND_TRIP_TOLERANCE:.0%}): {verdict}"
+        )
+        print(line)
+        if verdict != "ok":
+            failures.append(line)
+    return failures
+
+
+def verdict(logos: Timing, peer: Timing | None, multiple: float) -> str:
     if peer is None:
         return "n/a (not run)"
     if peer.problem:
         return f"n/a ({peer.problem})"
-    needed = multiple * peer.bars_per_second
-    shown = f"{multiple} x {peer.bars_per_second:,.0f} = {needed:,.0f}" if multiple > 1 else f"{needed:,.0f}"
-    return f"{'meets' if logos_rate >= needed else 'misses'} ({logos_rate:,.0f} vs {shown} bars/s)"
-
-
-def print_goal(logos_rate: float, peers: dict[str, Timing]) -> None:
-    print(
-        f"goal: logos >= vectorbt: {verdict(logos_rate, peers.get('vectorbt'), 1)}; "
-        f"logos >= {GOAL_BACKTESTING_MULTIPLE}x backtesting.py: "
-        f"{verdict(logos_rate, peers.get('backtesting'), GOAL_BACKTESTING_MULTIPLE)}"
+    ratio = logos.bars_per_second / peer.bars_per_second
+    return (
+        f"{'meets' if ratio >= multiple else 'misses'} ({ratio:.2f}x: {logos.bars_per_second:,.0f} against "
+        f"{peer.bars_per_second:,.0f} bars/s on {peer.bars:,} bars)"
     )
+
+
+# --- logos end to end through the CLI --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """One ``logos backtest`` subprocess: its wall time, peak memory, exit code and run directory."""
+
+    seconds: float
+    peak_mb: float
+    exit_code: int
+    run_dir: Path
+    output: str
+
+
+def logos_command() -> list[str]:
+    script = Path(sys.executable).with_name("logos")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "services.cli"]
+
+
+# A child forked from this process would count this process's pages (the bars, the peers) in its
+# peak RSS until it execs, so a small interpreter starts the command and reports its child's usage.
+MEASURE = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:], stderr=subprocess.STDOUT)
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as report:
+    json.dump({"code": code, "seconds": seconds, "peak": peak}, report)
+"""
+
+
+def run_measured(command: list[str], run_dir: Path) -> CliRun:
+    """Run ``command``; return its wall time from spawn to exit and its own peak resident memory."""
+    with tempfile.TemporaryDirectory(prefix="logos-bench-measure-") as directory:
+        report = Path(directory) / "usage.json"
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(report), *command], capture_output=True, text=True, check=False
+        )
+        usage = json.loads(report.read_text())
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS
+    peak = usage["peak"] / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return CliRun(usage["seconds"], peak, usage["code"], run_dir, done.stdout)
+
+
+def files_of(run_dir: Path) -> dict[str, bytes]:
+    """Every file of a run but its log (which holds the wall-clock times of the run)."""
+    return {
+        str(path.relative_to(run_dir)): path.read_bytes()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.relative_to(run_dir) != Path("logs/run.log")
+    }
+
+
+def time_cli(frame: pd.DataFrame, runs: int) -> list[str]:
+    """Run ``logos backtest`` on ``frame`` ``runs`` times as a subprocess, print what it took; return failures."""
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="logos-bench-") as directory:
+        data = Path(directory) / "bars.parquet"
+        frame.to_parquet(data)
+        arguments = [
+            "backtest",
+            "--data",
+            str(data),
+            "--strategy",
+            "sma_cross",
+            "--param",
+            f"fast={FAST}",
+            "--param",
+            f"slow={SLOW}",
+            "--fee-bps",
+            str(FEE_BPS),
+            "--cash",
+            str(CASH),
+            "--lot-size",
+            str(SPEC.lot_size),
+            "--tick-size",
+            str(SPEC.tick_size),
+            "--runs-dir",
+            directory,
+        ]
+        results = []
+        for number in range(1, runs + 1):
+            run_dir = Path(directory) / f"run{number}"
+            result = run_measured([*logos_command(), *arguments, "--run-id", run_dir.name], run_dir)
+            if result.exit_code != 0:
+                failures.append(f"logos backtest exited {result.exit_code}: {result.output.strip()[-300:]}")
+                print(failures[-1])
+                return failures
+            results.append(result)
+        files = files_of(results[0].run_dir)
+        sizes = {name: len(content) / 1e6 for name, content in files.items()}
+        total = sum(sizes.values()) + (results[0].run_dir / "logs" / "run.log").stat().st_size / 1e6
+        largest = ", ".join(f"{name} {size:.1f}" for name, size in sorted(sizes.items(), key=lambda item: -item[1])[:4])
+        times = f"{runs} runs" if runs > 1 else "1 run"
+        print(f"logos CLI end to end: `logos backtest` on {len(frame):,} bars from Parquet, {times} as subprocesses")
+        print(f"  wall (spawn to exit)  {', '.join(f'{result.seconds:.2f} s' for result in results)}")
+        print(f"  peak resident memory  {', '.join(f'{result.peak_mb:.0f} MB' for result in results)}")
+        print(f"  run directory         {total:.1f} MB ({largest} MB)")
+        summary = next((line.strip() for line in results[-1].output.splitlines() if line.startswith("time:")), "")
+        print(f"  the command's report  {summary}")
+        if len(results) > 1:
+            differing = [name for name in files if files_of(results[-1].run_dir).get(name) != files[name]]
+            if differing:
+                failures.append(f"re-runs differ in {', '.join(differing)}")
+            print(f"  re-run                {'byte-identical files (logs aside)' if not differing else failures[-1]}")
+        fastest, leanest = min(result.seconds for result in results), max(result.peak_mb for result in results)
+        scale = "" if len(frame) == 1_000_000 else " (the goals are for 1,000,000 bars)"
+        print(
+            f"goal{scale}: wall <= {GOAL_CLI_SECONDS:.0f} s: {_meets(fastest <= GOAL_CLI_SECONDS)} ({fastest:.2f} s); "
+            f"peak <= {GOAL_CLI_PEAK_MB} MB: {_meets(leanest <= GOAL_CLI_PEAK_MB)} ({leanest:.0f} MB); "
+            f"run directory <= {GOAL_RUN_DIR_MB} MB: {_meets(total <= GOAL_RUN_DIR_MB)} ({total:.1f} MB)"
+        )
+    return failures
+
+
+def _meets(ok: bool) -> str:
+    return "meets" if ok else "misses"
+
+
+# --- main ------------------------------------------------------------------------------------------------------------
 
 
 def parse_peers(text: str) -> list[str]:
@@ -370,39 +523,62 @@ def parse_peers(text: str) -> list[str]:
     return names
 
 
-def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int) -> None:
+def contenders(frame: pd.DataFrame, prefix: pd.DataFrame, peer_names: list[str]) -> list[Contender]:
+    """Logos on all bars (and on the slow peers' prefix), then each installed peer on its bars."""
+    warm = frame.iloc[:WARMUP_BARS]
+    chosen = [
+        Contender("logos", len(frame), lambda: logos_sanity(run_logos(frame)), lambda: run_logos(warm)),
+    ]
+    if any(PEERS[name].slow for name in peer_names) and len(prefix) < len(frame):
+        chosen.append(
+            Contender("logos (prefix)", len(prefix), lambda: logos_sanity(run_logos(prefix)), lambda: run_logos(warm))
+        )
+    for name in peer_names:
+        peer = PEERS[name]
+        if not installed(peer.module):
+            continue
+        bars = prefix if peer.slow else frame
+        data, warm_data = peer.prepare(bars), peer.prepare(warm)
+        chosen.append(Contender(peer.label, len(bars), partial(peer.run, data), partial(peer.run, warm_data)))
+    return chosen
+
+
+def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int, cli_runs: int) -> int:
     frame = make_bars(bars)
     prefix = frame.iloc[: min(bars, slow_peer_bars)]
-    slow_selected = any(PEERS[name].slow for name in peer_names)
-    import matplotlib.pyplot  # noqa: F401  (write_backtest plots; import it outside the timing)
-
-    run_logos(frame.iloc[:WARMUP_BARS])
-    logos, result = time_logos(frame, repeat)
-    artifacts = write_logos_artifacts(result, repeat)
-    logos_prefix = time_logos(prefix, repeat, "logos (slow-peer prefix)")[0] if slow_selected else None
-    peers = {name: time_peer(PEERS[name], prefix if PEERS[name].slow else frame, repeat) for name in peer_names}
+    chosen = contenders(frame, prefix, peer_names)
+    timings = time_in_turns(chosen, repeat)
+    missing = [PEERS[name].label for name in peer_names if not installed(PEERS[name].module)]
 
     print(
-        f"sma_cross {FAST}/{SLOW}, long-only, all equity, {FEE_BPS} bps per fill, next-open fills, cash {CASH:,}; "
-        f"{bars:,} synthetic 1-minute bars (seed {SEED}); best of {repeat}"
+        f"sma_cross {FAST}/{SLOW}, long-only, all equity, {FEE_BPS} bp per fill, next-open fills, cash {CASH:,}; "
+        f"{bars:,} synthetic 1-minute bars (seed {SEED}); best of {repeat}, engines in turns"
     )
     print(f"warm-up: every engine ran once untimed on {WARMUP_BARS:,} bars (vectorbt compiles with numba then)")
-    if slow_selected:
-        print(f"backtesting.py and backtrader ran on the first {len(prefix):,} bars only; bars/s is from that prefix")
-    rate = logos.bars_per_second
-    rows = [row(logos, None)]
-    if logos_prefix is not None and len(prefix) < bars:
-        rows.append(row(logos_prefix, None))
-    rows += [row(timing, rate) for timing in peers.values()]
+    if len(prefix) < bars and any(PEERS[name].slow for name in peer_names):
+        print(
+            f"backtesting.py and backtrader ran on the first {len(prefix):,} bars only, against logos on the same bars"
+        )
+    logos_on = {timing.bars: timing for timing in timings.values() if timing.engine.startswith("logos")}
+    peers = [timing for timing in timings.values() if not timing.engine.startswith("logos")]
+    rows = [row(timing, None) for timing in logos_on.values()]
+    rows += [row(timing, logos_on[timing.bars]) for timing in peers]
+    rows += [f"{label:<24}{'':>11}   not installed" for label in missing]
     print_table(rows)
+    failures = check_round_trips(peers, logos_on)
+    by_label = {timing.engine: timing for timing in peers}
+    vectorbt, backtesting = by_label.get("vectorbt"), by_label.get("backtesting.py")
     print(
-        f"logos artifacts (write_backtest, files + plot; matplotlib imported beforehand): {artifacts:.3f} s "
-        f"-> {bars / (logos.seconds + artifacts):,.0f} bars/s with the simulation"
+        f"goal: logos >= {GOAL_VECTORBT_MULTIPLE}x vectorbt: "
+        f"{verdict(logos_on[bars], vectorbt, GOAL_VECTORBT_MULTIPLE)}; "
+        f"logos >= {GOAL_BACKTESTING_MULTIPLE}x backtesting.py: "
+        f"{verdict(logos_on[len(prefix)], backtesting, GOAL_BACKTESTING_MULTIPLE)}"
     )
-    note = unfilled_note(result)
-    if note:
-        print(note)
-    print_goal(rate, peers)
+    if cli_runs:
+        failures += time_cli(frame, cli_runs)
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main() -> None:
@@ -410,12 +586,16 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000, help="synthetic minute bars (default 1,000,000)")
     parser.add_argument("--peers", type=parse_peers, default=list(PEERS), help="comma-separated: " + ",".join(PEERS))
     parser.add_argument("--slow-peer-bars", type=int, default=100_000, help="bars for backtesting.py and backtrader")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per engine; the best time counts")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of runs; each engine's best time counts")
+    parser.add_argument("--cli-runs", type=int, default=2, help="logos backtest subprocess runs (0: none)")
     args = parser.parse_args()
-    if args.bars < WARMUP_BARS or args.slow_peer_bars < 2 or args.repeat < 1:
-        parser.error(f"--bars must be at least {WARMUP_BARS:,}, --slow-peer-bars at least 2, --repeat at least 1")
+    if args.bars < WARMUP_BARS or args.slow_peer_bars < 2 or args.repeat < 1 or args.cli_runs < 0:
+        parser.error(
+            f"--bars must be at least {WARMUP_BARS:,}, --slow-peer-bars at least 2, --repeat at least 1, "
+            "--cli-runs at least 0"
+        )
     os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar, read when tqdm is imported
-    run(args.bars, args.peers, args.slow_peer_bars, args.repeat)
+    sys.exit(run(args.bars, args.peers, args.slow_peer_bars, args.repeat, args.cli_runs))
 
 
 if __name__ == "__main__":
