@@ -76,6 +76,14 @@ def test_compose_when_up_paper_then_every_service_healthy_and_reachable_on_local
         wrong = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, "wrong"], check=False)
         right = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, password], check=False)
         assert (wrong.returncode, right.returncode) == (1, 0)
+        # the server itself (PID 1 after the shell's exec), not only what `exec` runs as
+        uids = subprocess.run(
+            [*command, "exec", "-T", "redis", "grep", "^Uid:", "/proc/1/status"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[1:]
+        assert uids and "0" not in uids, uids
 
         subprocess.run([*command, "stop", "redis"], check=True, capture_output=True)
         wait_for(lambda: readyz(PORTS["risk"]) == 503, 30, "risk 503 while Redis is down")

@@ -53,4 +53,7 @@ def test_compose_when_ports_published_then_each_on_localhost_and_set_by_its_serv
 def test_compose_when_redis_starts_then_as_its_own_user_with_the_password_from_the_environment() -> None:
     redis = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis"]
     assert redis["user"] == "redis"
+    assert redis["depends_on"] == {"redis-volume": {"condition": "service_completed_successfully"}}
+    owner = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis-volume"]
+    assert "chown -R redis:redis /data" in owner["command"][2] and owner["volumes"] == redis["volumes"]
     assert redis["command"][:2] == ["sh", "-c"] and '--requirepass "$$REDIS_PASSWORD"' in redis["command"][2]
