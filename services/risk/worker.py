@@ -63,7 +63,10 @@ class RiskWorker(ServiceWorker):
 
     def subscriptions(self) -> list[Subscription]:
         names = self.names
-        streams = [*names.all_intents(), *names.all_bars(), names.fills, names.account, names.control]
+        # a read returns its entries stream by stream in this order: a bar, its fills and the account after
+        # it come before the intent made from them (published later, so never read earlier), so the decision
+        # sees the same position and breakers in every run
+        streams = [*names.all_bars(), names.fills, names.account, *names.all_intents(), names.control]
         return [Subscription(Group.RISK, streams, self.handle)]
 
     def loops(self) -> list[Any]:
@@ -74,14 +77,27 @@ class RiskWorker(ServiceWorker):
             return self.data_time
         return datetime.now(UTC)
 
+    def _seen(self, data_time: datetime) -> None:
+        if self.data_time is None or data_time > self.data_time:
+            self.data_time = data_time
+
+    def decision_time(self, intent: OrderIntent) -> datetime:
+        """When risk decides on ``intent``: live, the wall clock; on the data's clock, the intent's bar at least.
+
+        An intent can arrive before risk has read the bar it was made on; its own bar time keeps the
+        decision (and its stamp in the session's files) the same from run to run.
+        """
+        if self.risk_settings.clock == "data":
+            self._seen(intent.bar_ts)
+        return self.now()
+
     async def handle(self, message: Message, delivery: Delivery) -> None:
         match message:
             case OrderIntent():
                 await self.decide(message)
             case Bar():
                 self.engine.on_bar(message.symbol, message.ts, message.close)
-                if self.data_time is None or message.ts > self.data_time:
-                    self.data_time = message.ts
+                self._seen(message.ts)
             case Fill():
                 self.engine.on_fill(message)
                 self._count_outcome(message.intent_id or message.order_id, rejected=False)
@@ -89,6 +105,8 @@ class RiskWorker(ServiceWorker):
                 self._count_outcome(message.intent_id, rejected=True)
                 await self.evaluate()
             case AccountSnapshot():
+                if message.bar_ts is not None:  # the account after that bar: the data's time is there at least
+                    self._seen(message.bar_ts)
                 self.engine.on_account(message)
                 await self.evaluate()
             case Control() if message.command is not ControlCommand.CHECKPOINT:
@@ -106,7 +124,8 @@ class RiskWorker(ServiceWorker):
     async def decide(self, intent: OrderIntent) -> Order | OrderDenied:
         decision = self.decisions.get(intent.id)
         if decision is None:
-            decision = self._decision_message(intent, self.engine.check(intent, self.now()))
+            now = self.decision_time(intent)
+            decision = self._decision_message(intent, self.engine.check(intent, now), now)
             self.decisions[intent.id] = decision
             if len(self.decisions) > REMEMBERED_DECISIONS:
                 self.decisions.popitem(last=False)
@@ -115,11 +134,13 @@ class RiskWorker(ServiceWorker):
         await self.publish(self.names.orders, decision)
         return decision
 
-    def _decision_message(self, intent: OrderIntent, decision: RiskDecision) -> Order | OrderDenied:
+    def _decision_message(self, intent: OrderIntent, decision: RiskDecision, now: datetime) -> Order | OrderDenied:
+        # stamped with risk's clock: in a replay the data's, so the session's files repeat byte for byte
         decision_id = uuid.uuid5(DECISION_NAMESPACE, intent.id).hex
         if decision.approved:
             return Order(
                 id=decision_id,
+                ts=now,
                 intent_id=intent.id,
                 symbol=intent.symbol,
                 target_quantity=intent.target_quantity,
@@ -132,6 +153,7 @@ class RiskWorker(ServiceWorker):
         assert decision.reason is not None
         return OrderDenied(
             id=decision_id,
+            ts=now,
             intent_id=intent.id,
             symbol=intent.symbol,
             reason=decision.reason,
@@ -164,9 +186,18 @@ class RiskWorker(ServiceWorker):
             log.warning("trading state %s (%s): %s", event.state.value, event.cause, event.detail)
         atomic_write_text(self.state_path, self.engine.snapshot().model_dump_json(indent=2) + "\n")
         try:  # on the orders stream, in order with the decisions, for the executor and the session's record
-            for event in events:
-                changed = TradingStateChanged(ts=event.ts, trading_state=event.state, kill_switch=self.engine.killed,
-                                              cause=event.cause, detail=event.detail)  # fmt: skip
+            first = len(self.engine.events) - len(events)  # the events are the engine's newest
+            for number, event in enumerate(events, start=first):
+                # an id from the event itself, not a random one: a replay's session files repeat byte for byte
+                key = f"state|{number}|{event.ts.isoformat()}|{event.state.value}|{event.cause}|{event.detail}"
+                changed = TradingStateChanged(
+                    id=uuid.uuid5(DECISION_NAMESPACE, key).hex,
+                    ts=event.ts,
+                    trading_state=event.state,
+                    kill_switch=self.engine.killed,
+                    cause=event.cause,
+                    detail=event.detail,
+                )
                 await self.publish(self.names.orders, changed)
         except Exception:
             log.exception("could not publish the trading-state change; risk_state.json and /status hold it")
