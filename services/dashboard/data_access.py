@@ -370,7 +370,11 @@ def latest_session_id(paths: Paths) -> str | None:
 
 
 def list_live_sessions(paths: Paths) -> list[SessionSummary]:
-    """Every session under runs/live/sessions/, newest first."""
+    """Every session under runs/live/sessions/: the one latest_session points at first, then the newest by time.
+
+    A session's time is its last write (its event log grows while it runs), never its name: a running
+    session named ``demo`` comes before a finished ``20250101_120000``.
+    """
     try:
         directories = [path for path in paths.live_sessions.iterdir() if path.is_dir() and path.name[:1] != "."]
     except OSError:
@@ -388,7 +392,7 @@ def list_live_sessions(paths: Paths) -> list[SessionSummary]:
                 is_latest=directory.name == latest,
             )
         )
-    return sorted(sessions, key=lambda item: (item.session_id, item.modified), reverse=True)
+    return sorted(sessions, key=lambda item: (item.is_latest, item.modified, item.session_id), reverse=True)
 
 
 def _events_frames(records: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:

@@ -165,13 +165,38 @@ def test_read_with_retry_when_parse_fails_then_succeeds_then_value_returned(tmp_
         reading.read_with_retry(tmp_path, lambda path: json.loads("{"))
 
 
-def test_list_live_sessions_when_fixtures_then_newest_first_with_latest_and_running_marked(paths: Paths) -> None:
+def _touch_session(paths: Paths, session_id: str, when: float) -> None:
+    """Give a session directory and its event log one modification time (seconds since the epoch)."""
+    directory = paths.live_session(session_id)
+    for path in (directory / "state.jsonl", directory):
+        if path.exists():
+            os.utime(path, (when, when))
+
+
+def test_list_live_sessions_when_pointer_set_then_its_session_first_then_newest_by_time(paths: Paths) -> None:
+    for age, session_id in enumerate((RUNNING, DENIED, FINISHED)):
+        _touch_session(paths, session_id, 1_700_000_000 - 3600 * age)
+
     sessions = data_access.list_live_sessions(paths)
 
-    assert [item.session_id for item in sessions] == [RUNNING, FINISHED, DENIED]
-    assert [item.is_latest for item in sessions] == [False, True, False]
-    assert [item.finished for item in sessions] == [False, True, True]
+    assert [item.session_id for item in sessions] == [FINISHED, RUNNING, DENIED]
+    assert [item.is_latest for item in sessions] == [True, False, False]
+    assert [item.finished for item in sessions] == [True, False, True]
     assert data_access.latest_session_id(paths) == FINISHED
+
+
+def test_list_live_sessions_when_no_pointer_then_newest_by_time_not_by_name(paths: Paths) -> None:
+    paths.latest_session.unlink()
+    running = paths.live_session("a_demo")  # sorts before every dated name, and is the newest
+    running.mkdir()
+    (running / "state.jsonl").write_text("")
+    for age, session_id in enumerate(("a_demo", FINISHED, RUNNING, DENIED)):
+        _touch_session(paths, session_id, 1_700_000_000 - 3600 * age)
+
+    sessions = data_access.list_live_sessions(paths)
+
+    assert sessions[0].session_id == "a_demo" and not sessions[0].finished
+    assert not any(item.is_latest for item in sessions)
 
 
 def test_live_snapshot_when_finished_then_tables_from_csvs(paths: Paths) -> None:

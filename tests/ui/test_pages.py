@@ -75,7 +75,7 @@ def test_overview_when_fixtures_then_kpis_recent_runs_and_latest_session(fixture
     assert kpis["Model runs"] == "1"
     recent = app.dataframe[0].value
     assert set(recent["run"]) >= {"20240101_000000_sma_cross_sma_demo_1m", "legacy_sma_cross_DEMO"}
-    assert "Session `20240101T120000Z`" in texts(app)
+    assert "Session `20240101T090000Z`" in texts(app)  # the one runs/live/latest_session points at
     assert len(app.get("plotly_chart")) == 1  # the PnL timeline
     assert app.selectbox(key="overview_log_log").options  # a log tail
 
@@ -128,7 +128,7 @@ def test_backtests_when_compare_mode_then_overlay_and_metric_deltas(fixture_home
 
 def test_live_monitor_when_sessions_then_account_positions_fills_risk_pnl_and_log(fixture_home: Path) -> None:
     app = open_page("pages/live_monitor.py")
-    assert app.selectbox(key="live_session").value == "20240101T120000Z"
+    assert app.selectbox(key="live_session").value == "20240101T090000Z"  # latest_session's, first
     assert any(caption.value.startswith("Last refresh") for caption in app.caption)
 
     app.selectbox(key="live_session").select("20240101T060000Z").run()
