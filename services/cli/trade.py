@@ -42,6 +42,8 @@ from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
 from services.runtime.worker import ServiceWorker
 
+SESSION_SIZING: str = MLSettings.model_fields["sizing"].default  # the stack's default: one session, one sizing
+
 
 async def run_session(
     frames: dict[str, pd.DataFrame],
@@ -93,7 +95,7 @@ def trade(
     fee_bps: FeeOption = "10",
     slippage_bps: SlippageOption = "0",
     fill: FillOption = FillTiming.NEXT_OPEN,
-    sizing: SizingOption = "equity:1.0",
+    sizing: SizingOption = SESSION_SIZING,
     session_id: Annotated[str | None, typer.Option(help="Session directory name (default: the time).")] = None,
     broker: Annotated[
         Literal["paper", "ccxt", "alpaca", "ib"],
@@ -168,7 +170,7 @@ def replay_check(
     fixture: Annotated[str, typer.Option(help="The bundled data set to replay.")] = "sma_demo_1m",
     strategy: Annotated[str, typer.Option(help="Strategy to trade.")] = "sma_cross",
     param: ParamOption = None,
-    sizing: SizingOption = "notional:20000",
+    sizing: SizingOption = SESSION_SIZING,
 ) -> None:
     """Replay a fixture as a paper session and check its trades equal the backtest's; exit 0 only then."""
     try:

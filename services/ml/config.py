@@ -19,7 +19,8 @@ class MLSettings(ServiceSettings):
     port: int = Field(default=8002, ge=1, le=65535, description="Port of the HTTP API.")
     strategy: str | None = Field(default=None, description="Strategy that trades; none: ml only watches.")
     params: dict[str, Any] = Field(default_factory=dict, description="Its parameters (JSON), checked by its schema.")
-    sizing: str = Field(default="equity:1.0", description="equity:FRACTION, notional:AMOUNT or vol:TARGET.")
+    # a full position of 20,000 fits risk's default limits (25,000 an order, 50,000 a symbol) on a 100,000 account
+    sizing: str = Field(default="notional:20000", description="equity:FRACTION, notional:AMOUNT or vol:TARGET.")
     shadow_strategy: str | None = Field(default=None, description="A staging strategy run in shadow (signals only).")
     shadow_params: dict[str, Any] = Field(default_factory=dict, description="The shadow strategy's parameters.")
 

@@ -42,7 +42,7 @@ async def test_redis_when_restarted_mid_replay_then_session_equals_the_backtest(
     try:
         async with AsyncExitStack() as stack:
             for factory, settings in (
-                (ml_app, MLSettings(logos=logos, strategy="sma_cross")),  # type: ignore[call-arg]
+                (ml_app, MLSettings(logos=logos, strategy="sma_cross", sizing="equity:1.0")),  # type: ignore[call-arg]
                 (risk_app, RiskSettings(logos=logos, clock="data")),  # type: ignore[call-arg]
             ):
                 await stack.enter_async_context(running(factory(settings)))

@@ -32,7 +32,8 @@ async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest
     monkeypatch.setenv("RISK_LIMITS__MAX_POSITION_NOTIONAL", "1000000")
     logos = LogosSettings(redis_url=redis_url, stream_prefix=names.prefix, read_block_seconds=0.05)  # type: ignore[arg-type]
     feed = FeedSettings(logos=logos, provider="replay", replay_fixture="sma_demo_1m")  # type: ignore[call-arg]
-    ml = MLSettings(logos=logos, strategy="sma_cross", params={"fast": 10, "slow": 30})  # type: ignore[call-arg]
+    # fully invested, the backtest's default sizing (a session's own default is smaller)
+    ml = MLSettings(logos=logos, strategy="sma_cross", params={"fast": 10, "slow": 30}, sizing="equity:1.0")  # type: ignore[call-arg]
     risk = RiskSettings(logos=logos, clock="data")  # type: ignore[call-arg]
     executor = ExecutorSettings(logos=logos, session_id="redis-replay")  # type: ignore[call-arg]
     async with AsyncExitStack() as stack:

@@ -22,7 +22,7 @@ BACKTEST = [
     "slow=30",
 ]
 TRADE = ["trade", "--paper", "--feed", "replay", "--fixture", "sma_demo_1m", "--strategy", "sma_cross",
-         "--param", "fast=10", "--param", "slow=30"]  # fmt: skip
+         "--param", "fast=10", "--param", "slow=30", "--sizing", "equity:1.0"]  # fmt: skip
 
 
 @pytest.fixture
