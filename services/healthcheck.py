@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import httpx
-
 # service: (settings module, settings class, liveness path)
 PROBES = {
     "feed": ("services.feed.config", "FeedSettings", "/healthz"),
@@ -24,6 +22,8 @@ PROBES = {
 
 def probe(name: str, timeout: float = 3.0) -> tuple[bool, str]:
     """Ask the service on this host whether it is alive; return the verdict and a one-line reason."""
+    import httpx
+
     if name not in PROBES:
         return False, f"unknown service {name!r}; choose from {', '.join(PROBES)}"
     module, settings_class, path = PROBES[name]

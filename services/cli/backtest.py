@@ -10,26 +10,14 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from logos.backtest.artifacts import RunExists, write_backtest
-from logos.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from logos.backtest.metrics import unannualized
-from logos.data.fixtures import fixture_catalog, fixture_path
-from logos.data.loading import BarDataError, load_bars
-from logos.data.quality import data_report
 from logos.error_text import one_line
-from logos.execution.fill_model import FillModelConfig, FillTiming
+from logos.execution.fill_model import FillTiming
 from logos.names import UnsafeName, child
-from logos.orders.sizing import SizingError, parse_sizing
-from logos.orders.translator import Caps
-from logos.settings import LogosSettings
-from logos.strategies import STRATEGIES, Strategy, StrategyError, get_strategy
 from logos.symbols import SymbolSpec
 from services.cli.backtest_summary import print_summary
 from services.cli.options import (
@@ -42,6 +30,12 @@ from services.cli.options import (
     fail,
     parse_decimal,
 )
+
+if TYPE_CHECKING:  # pandas, numpy and the engine load when a command runs, not for `logos --help`
+    import pandas as pd
+
+    from logos.backtest.engine import BacktestConfig, BacktestResult
+    from logos.strategies import Strategy
 
 log = logging.getLogger("logos.backtest")
 MIN_BARS = 2  # run_backtest decides on one bar and fills on the next
@@ -88,6 +82,18 @@ def backtest(
     runs_dir: Annotated[Path | None, typer.Option(help="Where runs go (default: LOGOS_HOME/runs).")] = None,
 ) -> None:
     """Backtest one strategy on one symbol and write the run's artifacts."""
+    from logos.backtest.artifacts import RunExists, write_backtest
+    from logos.backtest.engine import BacktestConfig
+    from logos.backtest.metrics import unannualized
+    from logos.data.fixtures import fixture_catalog, fixture_path
+    from logos.data.loading import BarDataError, load_bars
+    from logos.data.quality import data_report
+    from logos.execution.fill_model import FillModelConfig
+    from logos.orders.sizing import SizingError, parse_sizing
+    from logos.orders.translator import Caps
+    from logos.settings import LogosSettings
+    from logos.strategies import StrategyError, get_strategy
+
     if (data is None) == (fixture is None):
         raise fail("give exactly one of --data PATH or --fixture NAME")
     try:
@@ -178,6 +184,10 @@ def _run_with_progress(
     strategy: Strategy,  # type: ignore[type-arg]
     config: BacktestConfig,
 ) -> BacktestResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from logos.backtest.engine import run_backtest
+
     if len(frame) < PROGRESS_FROM_BARS:
         return run_backtest(frame, spec, strategy, config)
     with Progress(
@@ -191,6 +201,8 @@ def _run_with_progress(
 @strategies_app.command("list")
 def list_strategies() -> None:
     """List every strategy with its one-line summary."""
+    from logos.strategies import STRATEGIES
+
     for name, strategy in sorted(STRATEGIES.items()):
         typer.echo(f"{name:<18} {strategy.summary}")
 
@@ -198,6 +210,8 @@ def list_strategies() -> None:
 @strategies_app.command("show")
 def show_strategy(name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
     """Explain a strategy and print its parameters (type, default, bounds) and an example command."""
+    from logos.strategies import StrategyError, get_strategy
+
     try:
         strategy = get_strategy(name)
     except StrategyError as exc:

@@ -9,46 +9,28 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from logos.backtest.artifacts import RunExists
 from logos.error_text import one_line
-from logos.execution.fill_model import FillModelConfig, FillTiming
-from logos.files import atomic_write_text
+from logos.execution.fill_model import FillTiming
 from logos.names import UnsafeName, child
-from logos.portfolio.allocators import (
-    ALLOCATORS,
-    Allocation,
-    Allocator,
-    AllocatorError,
-    FallbackRefused,
-    allocate,
-    get_allocator,
-)
-from logos.portfolio.artifacts import write_portfolio_run
-from logos.portfolio.constraints import ConstraintError, PortfolioConstraints
-from logos.portfolio.position_manager import RebalanceConfig
-from logos.portfolio.prices import (
-    PriceDataError,
-    load_prices,
-    load_sectors,
-    price_fixture_path,
-    simple_returns,
-)
-from logos.portfolio.risk_model import ledoit_wolf_covariance, realized_volatility, risk_contributions
-from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult, Schedule, run_portfolio_backtest
-from logos.settings import LogosSettings
+from logos.portfolio.choices import ALLOCATOR_NAMES, Schedule
 from logos.symbols import SymbolSpec
 from services.cli.options import FeeOption, FillOption, SlippageOption, fail, parse_decimal
 
+if TYPE_CHECKING:  # numpy, pandas and the allocators load when a portfolio command runs, not for `logos --help`
+    import pandas as pd
+
+    from logos.portfolio.allocators import Allocation, Allocator
+    from logos.portfolio.constraints import PortfolioConstraints
+    from logos.portfolio.walk_forward import PortfolioBacktestConfig, PortfolioResult
+
 log = logging.getLogger("logos.portfolio")
 portfolio_app = typer.Typer(help="Multi-asset allocation and portfolio backtests.", no_args_is_help=True)
-METHODS = ", ".join(sorted(ALLOCATORS))
+METHODS = ", ".join(sorted(ALLOCATOR_NAMES))
 
 PricesOption = Annotated[Path | None, typer.Option(help="Wide price file: a date column, one column per asset.")]
 FixtureOption = Annotated[str | None, typer.Option(help="A bundled price file instead of --prices (e.g. sp500_daily).")]
@@ -75,6 +57,8 @@ StrictOption = Annotated[
 
 
 def _source(prices: Path | None, fixture: str | None) -> Path:
+    from logos.portfolio.prices import price_fixture_path
+
     if (prices is None) == (fixture is None):
         raise fail("give exactly one of --prices PATH or --fixture NAME")
     if fixture is not None:
@@ -114,6 +98,9 @@ def _constraints(
     sectors: Path | None,
     max_turnover: float | None,
 ) -> PortfolioConstraints:
+    from logos.portfolio.constraints import PortfolioConstraints
+    from logos.portfolio.prices import load_sectors
+
     limits = _sector_limits(sector_limit or [])
     groups: dict[str, str] = {}
     if limits:
@@ -142,6 +129,8 @@ def _constraints(
 
 
 def _allocator(method: str, param: list[str] | None) -> Allocator:
+    from logos.portfolio.allocators import ALLOCATORS, AllocatorError, get_allocator
+
     try:
         if method not in ALLOCATORS:
             return get_allocator(method)  # raises, naming the known methods
@@ -170,6 +159,14 @@ def allocate_command(
     strict: StrictOption = False,
 ) -> None:
     """Print (and with --out write) the weights of one allocator on the last --lookback bars."""
+    import pandas as pd
+
+    from logos.files import atomic_write_text
+    from logos.portfolio.allocators import FallbackRefused, allocate
+    from logos.portfolio.constraints import ConstraintError
+    from logos.portfolio.prices import PriceDataError, load_prices, simple_returns
+    from logos.portfolio.risk_model import ledoit_wolf_covariance, realized_volatility, risk_contributions
+
     source = _source(prices, fixture)
     allocator = _allocator(method, param)
     try:
@@ -255,6 +252,15 @@ def backtest_command(
     ] = None,
 ) -> None:
     """Walk-forward backtest of one allocator; writes runs/portfolio/<id>/."""
+    from logos.backtest.artifacts import RunExists
+    from logos.execution.fill_model import FillModelConfig
+    from logos.portfolio.artifacts import write_portfolio_run
+    from logos.portfolio.constraints import ConstraintError
+    from logos.portfolio.position_manager import RebalanceConfig
+    from logos.portfolio.prices import PriceDataError, load_prices
+    from logos.portfolio.walk_forward import PortfolioBacktestConfig
+    from logos.settings import LogosSettings
+
     source = _source(prices, fixture)
     allocator = _allocator(method, param)
     first_day, last_day = _date("--start", start), _date("--end", end)
@@ -337,6 +343,8 @@ def backtest_command(
 
 def _date(name: str, value: str | None) -> pd.Timestamp | None:
     """Read a --start/--end date as the start of that UTC day, or stop with a line naming the option."""
+    import pandas as pd
+
     if value is None:
         return None
     try:
@@ -347,6 +355,8 @@ def _date(name: str, value: str | None) -> pd.Timestamp | None:
 
 def _cut(frame: pd.DataFrame, source: Path, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     """The dates from start through the whole end day; a range wholly outside the data is an error."""
+    import pandas as pd
+
     first, last = frame.index[0], frame.index[-1]
     if start is not None and start > last:
         raise fail(f"--start {start.date()} is after the last date of {source.name} ({last.date()})")
@@ -362,6 +372,10 @@ def _cut(frame: pd.DataFrame, source: Path, start: pd.Timestamp | None, end: pd.
 def _run_with_progress(
     frame: pd.DataFrame, allocator: Allocator, config: PortfolioBacktestConfig, specs: dict[str, SymbolSpec]
 ) -> PortfolioResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from logos.portfolio.walk_forward import run_portfolio_backtest
+
     with Progress(
         TextColumn("[bold]portfolio"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
         transient=True,

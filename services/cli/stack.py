@@ -10,9 +10,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from pydantic_settings import BaseSettings
 
@@ -31,6 +30,9 @@ from services.ml.config import MLSettings
 from services.risk.config import RiskSettings
 from services.runtime.errors import StartupRefused
 from services.runtime.logging_setup import configure_logging
+
+if TYPE_CHECKING:  # httpx loads when a command talks to a service, not for `logos --help`
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 
 
 def _control(command: str, reason: str) -> None:
+    import httpx
+
     settings = RiskSettings()
     token = settings.control_token.get_secret_value() if settings.control_token else ""
     if not token:
@@ -167,6 +171,8 @@ def healthcheck(
 
 
 def _probe(client: httpx.Client, url: str) -> int | None:
+    import httpx
+
     try:
         return client.get(url, timeout=2.0).status_code
     except httpx.HTTPError:
@@ -175,6 +181,8 @@ def _probe(client: httpx.Client, url: str) -> int | None:
 
 def wait_ready(compose: bool, timeout: float, names: list[str] | None = None) -> bool:
     """Poll every service until it is ready; print each one as it comes up."""
+    import httpx
+
     waiting = {name: SERVICES[name] for name in names or SERVICES}
     deadline = time.monotonic() + timeout
     with httpx.Client() as client:
@@ -260,6 +268,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw /status documents.")] = False,
 ) -> None:
     """Print every service's /status (state, backlog, dead letters, unsafe settings); exit 1 when any is down."""
+    import httpx
+
     reports: dict[str, Any] = {}
     with httpx.Client() as client:
         for name, entry in SERVICES.items():

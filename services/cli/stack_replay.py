@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
-from logos.data.fixtures import fixture_path
-from logos.data.loading import load_bars
-from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
 from services.cli.stack import SERVICES, ComposeOption, base_url, wait_ready
 from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
 from services.ml.config import MLSettings
 
+if TYPE_CHECKING:  # httpx loads when the check runs, not for `logos --help`
+    import httpx
+
 
 def _details(client: httpx.Client, name: str, compose: bool) -> dict[str, Any]:
+    import httpx
+
     try:
         response = client.get(base_url(SERVICES[name], compose) + "/status", timeout=5.0)
         details: dict[str, Any] = response.json()["details"]
@@ -32,6 +33,12 @@ def replay_check(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the replay to finish.")] = 1800.0,
 ) -> None:
     """Wait for the stack's replay to end; exit 0 only if the session's files are complete and equal the backtest."""
+    import httpx
+
+    from logos.data.fixtures import fixture_path
+    from logos.data.loading import load_bars
+    from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
+
     feed, ml, executor = FeedSettings(), MLSettings(), ExecutorSettings()
     if feed.provider != "replay":
         typer.echo(f"replay check: FEED_PROVIDER is {feed.provider!r}; set it to replay", err=True)

@@ -16,7 +16,6 @@ from logos.bus.consumer import Backoff, ConsumerLoop, Handler
 from logos.bus.memory_backend import MemoryBackend
 from logos.bus.options import ConsumerOptions, ConsumerStats
 from logos.bus.outbox import CURRENT_OUTBOX, Outbox
-from logos.bus.redis_backend import RedisBackend
 from logos.contracts import Message
 from logos.streams import StreamNames
 
@@ -59,6 +58,9 @@ class Bus:
     @classmethod
     def redis(cls, url: str, names: StreamNames, *, block_seconds: float = 1.0, **kwargs: float) -> Bus:
         """Return a bus on the Redis server at ``url``; nothing connects until first use."""
+        # redis-py loads here, when a bus on Redis is made: the settings (and so every command) import this package
+        from logos.bus.redis_backend import RedisBackend
+
         return cls(RedisBackend.from_url(url, block_seconds=block_seconds), names, **kwargs)  # type: ignore[arg-type]
 
     @classmethod

@@ -10,7 +10,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from logos.contracts import Liquidity, OrderType, Side
@@ -70,6 +69,8 @@ class FillModel:
     """Matches one order against one bar; deterministic for a given configuration and seed."""
 
     def __init__(self, config: FillModelConfig) -> None:
+        import numpy as np  # here, not at the top: the CLI imports FillTiming from this module for its options
+
         self.config = config
         self._rng = np.random.default_rng(config.seed)
         self._taker = config.taker_fee_bps * BPS

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from logos.contracts import Side
 from logos.execution.fill_model import FillModel, FillModelConfig, FillTiming
 from logos.execution.ledger import FifoLedger
 from logos.portfolio.allocators import Allocation, Allocator, FallbackRefused, allocate
+from logos.portfolio.choices import Schedule
 from logos.portfolio.constraints import PortfolioConstraints
 from logos.portfolio.position_manager import PlannedOrder, RebalanceConfig, plan_rebalance
 from logos.portfolio.prices import simple_returns
@@ -33,12 +33,6 @@ from logos.symbols import SymbolSpec
 
 log = logging.getLogger("logos.portfolio")
 ZERO = Decimal(0)
-
-
-class Schedule(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
 
 
 class PortfolioBacktestConfig(BaseModel):
