@@ -59,10 +59,11 @@ integration: install  ## Only the tests against a real Redis
 e2e: install  ## Only the end-to-end tests (stack as processes; compose when Docker works)
 	python -m pytest tests/e2e
 
-bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtests against peer engines, the pipeline's latency and replay speed, the dashboard
+bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtests against peer engines and end to end, the command line's start, the pipeline's latency and replay speed, the dashboard
 	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
 	python bench/backtest_speed.py
+	python bench/cli_start.py
 	python bench/portfolio_speed.py
 	python bench/pipeline_latency.py
 	python bench/dashboard_load.py
