@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 from pydantic import SecretStr
 
 MASK = "********"
 _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL)", re.IGNORECASE)
-_URL_WITH_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^:/@\s]*):([^@\s]+)@", re.IGNORECASE)
+# query parameters are named more tersely than settings: ?pass=, ?pwd=, ?auth=
+_SECRET_PARAMETER = re.compile(r"(KEY|SECRET|TOKEN|PASS|PWD|AUTH|CREDENTIAL)", re.IGNORECASE)
+# a URL in text runs to the next blank, less the quotes and punctuation that close it
+_URL = re.compile(r"""\b[a-z][a-z0-9+.-]*://\S+?(?=['"),;\]}>]*(?:\s|$))""", re.IGNORECASE)
+_PARAMETER = re.compile(r"(?P<name>[^=&;?#]*)=(?P<value>[^&;#]*)")
 
 
 def is_secret_name(name: str) -> bool:
@@ -20,19 +24,31 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """Mask the password in a URL such as ``redis://:pw@host:6379/0``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """Mask the password and secret-named query parameters of a URL (``redis://:pw@host``, ``?password=pw``)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}{port}"))
+    # the user info ends at the last "@" before the query, so an unencoded "/" or "#" in a password is masked too
+    head, question, query = rest.partition("?")
+    userinfo, at, host_and_path = head.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if at and colon and password:
+        head = f"{user}:{MASK}@{host_and_path}"
+    return f"{scheme}://{head}{question}{_PARAMETER.sub(_masked_parameter, query)}"
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    name, value = match.group("name"), match.group("value")
+    if value and _SECRET_PARAMETER.search(unquote_plus(name)):
+        return f"{name}={MASK}"
+    return match.group(0)
 
 
 def redact_text(text: str) -> str:
-    """Mask passwords in any URLs that appear inside free text (log lines, error messages)."""
-    return _URL_WITH_PASSWORD.sub(lambda match: f"{match.group(1)}{match.group(2)}:{MASK}@", text)
+    """Mask the secrets of any URLs that appear inside free text (log lines, error messages)."""
+    if "://" not in text:  # most log lines: skip the scan
+        return text
+    return _URL.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def redact(value: Any, name: str = "", text: Callable[[str], str] = redact_text) -> Any:

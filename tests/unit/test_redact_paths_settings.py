@@ -32,10 +32,40 @@ def test_redact_when_nested_then_every_secret_masked() -> None:
     assert "hunter2" not in str(redacted)
 
 
-def test_redact_url_when_password_present_then_masked() -> None:
-    assert redact_url("redis://:hunter2@redis:6379/0") == f"redis://:{MASK}@redis:6379/0"
-    assert redact_url("redis://127.0.0.1:6380/0") == "redis://127.0.0.1:6380/0"
-    assert "hunter2" not in redact_text("connect to redis://user:hunter2@host:1 failed")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@redis:6379/0", f"redis://:{MASK}@redis:6379/0"),
+        ("redis://logos:hunter2@redis:6379/0", f"redis://logos:{MASK}@redis:6379/0"),
+        (
+            "rediss://logos:hunter2@redis:6380/1?ssl_cert_reqs=none",
+            f"rediss://logos:{MASK}@redis:6380/1?ssl_cert_reqs=none",
+        ),
+        ("redis://:hun%40ter2@[::1]:6379/0", f"redis://:{MASK}@[::1]:6379/0"),
+        ("redis://:hun@ter/2@redis:6379/0", f"redis://:{MASK}@redis:6379/0"),
+        ("unix://:hunter2@/run/redis.sock?db=0", f"unix://:{MASK}@/run/redis.sock?db=0"),
+        ("unix:///run/redis.sock?db=0&password=hunter2", f"unix:///run/redis.sock?db=0&password={MASK}"),
+        ("redis://redis:6379/0?password=hunter2", f"redis://redis:6379/0?password={MASK}"),
+        ("redis://redis/0?PassWord=hunter2&db=1", f"redis://redis/0?PassWord={MASK}&db=1"),
+        ("redis://redis/0?pass=hunter2;pwd=hunter2", f"redis://redis/0?pass={MASK};pwd={MASK}"),
+        (
+            "redis://redis/0?Token=hunter2&api_key=hunter2&client_secret=hunter2",
+            f"redis://redis/0?Token={MASK}&api_key={MASK}&client_secret={MASK}",
+        ),
+        ("redis://redis/0?username=logos&password=", "redis://redis/0?username=logos&password="),
+        ("redis://logos@redis:6379/0", "redis://logos@redis:6379/0"),
+        ("redis://127.0.0.1:6380/0", "redis://127.0.0.1:6380/0"),
+    ],
+)
+def test_redact_url_when_secret_in_any_form_then_masked(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_text(f"connecting to '{url}', retrying") == f"connecting to '{shown}', retrying"
+    assert redact({"redis_url": url}) == {"redis_url": shown}
+
+
+def test_redact_text_when_several_urls_then_each_masked_and_the_rest_kept() -> None:
+    text = "redis://:a1@h:1/0 failed (then rediss://h:2/0?password=b2); giving up"
+    assert redact_text(text) == f"redis://:{MASK}@h:1/0 failed (then rediss://h:2/0?password={MASK}); giving up"
 
 
 def test_paths_when_rooted_then_match_the_documented_layout(tmp_path: Path) -> None:

@@ -232,10 +232,20 @@ async def test_service_when_bound_publicly_then_unsafe_is_loud() -> None:
         assert any("0.0.0.0" in line for line in status["unsafe"])
 
 
-async def test_status_when_secret_in_redis_url_then_never_shown() -> None:
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@redis:6379/0", "redis://:********@redis:6379/0"),
+        ("redis://logos:hunter2@redis:6379/0", "redis://logos:********@redis:6379/0"),
+        ("rediss://redis:6380/0?password=hunter2", "rediss://redis:6380/0?password=********"),
+        ("redis://redis:6379/0?db=0&PWD=hunter2", "redis://redis:6379/0?db=0&PWD=********"),
+        ("unix:///run/redis.sock?token=hunter2", "unix:///run/redis.sock?token=********"),
+    ],
+)
+async def test_status_when_secret_in_redis_url_then_never_shown(url: str, shown: str) -> None:
     bus = Bus.memory(StreamNames(prefix="unit"))
-    settings = FeedSettings(logos=LogosSettings(redis_url="redis://:hunter2@redis:6379/0"))  # type: ignore[arg-type,call-arg]
+    settings = FeedSettings(logos=LogosSettings(redis_url=url))  # type: ignore[arg-type,call-arg]
     async with running(feed_app(settings, bus)) as client:
-        body = (await client.get("/status")).text
-        assert "hunter2" not in body and "redis://:********@redis:6379/0" in body
+        status = (await client.get("/status")).json()
+        assert "hunter2" not in str(status) and status["redis"]["url"] == shown
         assert "hunter2" not in (await client.get("/metrics")).text
