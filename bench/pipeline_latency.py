@@ -228,7 +228,7 @@ def inprocess_throughput(home: Path, data: Path) -> tuple[float, int]:
     risk = RiskSettings(logos=logos, clock="data", state_file=home / "inprocess_risk.json")
     executor = ExecutorSettings(logos=logos, session_id="bench-inprocess")
     started = time.perf_counter()
-    _, count = asyncio.run(run_session(frames, logos, ml, risk, executor))
+    count = asyncio.run(run_session(frames, logos, ml, risk, executor)).bars
     return count / (time.perf_counter() - started), count
 
 

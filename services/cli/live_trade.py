@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from logos.settings import LogosSettings
 from logos.strategies import StrategyError, get_strategy
 from services.cli.brokers import BrokerChoice
 from services.cli.options import fail
+from services.cli.session_report import SessionRun, describe_session, finished, print_summary
 from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
@@ -45,11 +45,12 @@ async def run_live_session(
     executor: ExecutorSettings,
     stop: asyncio.Event | None = None,
     feed_worker: type[FeedWorker] = FeedWorker,
-) -> tuple[Path, int]:
-    """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return the session directory and bar count."""
+) -> SessionRun:
+    """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return its directory, bars and summary."""
     stop = stop or asyncio.Event()
     bus = Bus.memory(feed.logos.streams)
     executor_worker = ExecutorWorker(executor, bus)
+    describe_session(executor_worker, ml, risk)
     workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
     source = feed_worker(feed, bus)
     loop = asyncio.get_running_loop()
@@ -77,7 +78,7 @@ async def run_live_session(
         for worker in [source, *reversed(workers)]:
             await worker.stop()
     bars = sum(count for stream, count in source.published.items() if stream in bus.names.all_bars())
-    return executor_worker.recorder.directory, bars
+    return finished(executor_worker, bars)
 
 
 def trade_live(
@@ -124,8 +125,9 @@ def trade_live(
         f"paper session {executor_settings.session_id}: trading {', '.join(feed_settings.symbols)} on live "
         f"{feed} bars (polled every {feed_settings.poll_seconds:g}s); Ctrl-C stops it"
     )
-    directory, bars = asyncio.run(run_live_session(feed_settings, ml_settings, risk_settings, executor_settings))
-    typer.echo(f"paper session {executor_settings.session_id}: stopped after {bars:,} live bars")
-    typer.echo(f"artifacts: {directory}")
+    run = asyncio.run(run_live_session(feed_settings, ml_settings, risk_settings, executor_settings))
+    typer.echo(f"paper session {executor_settings.session_id}: stopped after {run.bars:,} live bars")
+    print_summary(run.summary)
+    typer.echo(f"artifacts: {run.directory}")
     if feed_settings.cache:
         typer.echo(f"bars recorded under: {logos.paths.bar_cache} (replay with --feed replay --data <file>)")

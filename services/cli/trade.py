@@ -31,6 +31,7 @@ from services.cli.options import (
     fail,
 )
 from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
+from services.cli.session_report import SessionRun, describe_session, finished, print_summary
 from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
@@ -51,10 +52,11 @@ async def run_session(
     ml: MLSettings,
     risk: RiskSettings,
     executor: ExecutorSettings,
-) -> tuple[Path, int]:
-    """Replay ``frames`` through ml, risk and executor in lockstep; return the session directory and bar count."""
+) -> SessionRun:
+    """Replay ``frames`` through ml, risk and executor in lockstep; return the session's directory, bars and summary."""
     bus = Bus.memory(logos.streams)
     executor_worker = ExecutorWorker(executor, bus)
+    describe_session(executor_worker, ml, risk)
     workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
     for worker in workers:
         await worker.start()
@@ -74,7 +76,7 @@ async def run_session(
     finally:
         for worker in reversed(workers):
             await worker.stop()
-    return executor_worker.recorder.directory, bars
+    return finished(executor_worker, bars)
 
 
 def trade(
@@ -160,10 +162,11 @@ def trade(
     except ValidationError as exc:
         raise fail(one_line(exc)) from None
     started = time.perf_counter()
-    directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    run = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
     elapsed = time.perf_counter() - started
-    typer.echo(f"paper session {executor_settings.session_id}: {bars:,} bars replayed in {elapsed:.2f}s")
-    typer.echo(f"artifacts: {directory}")
+    typer.echo(f"paper session {executor_settings.session_id}: {run.bars:,} bars replayed in {elapsed:.2f}s")
+    print_summary(run.summary)
+    typer.echo(f"artifacts: {run.directory}")
 
 
 def replay_check(
@@ -185,7 +188,7 @@ def replay_check(
     risk_settings = RiskSettings(
         logos=logos, clock="data", state_file=logos.paths.live_session(session_id) / "risk_state.json"
     )
-    directory, bars = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    directory, bars, _ = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
     missing = [name for name in SESSION_FILES if not (directory / name).exists()]
     if missing:
         typer.echo(f"replay check FAILED: {directory} lacks {', '.join(missing)}", err=True)

@@ -91,6 +91,7 @@ class ExecutorWorker(ServiceWorker):
             restored = self.recorder.restore(self.broker, self.routing.restore_event if self.routing else None)
         except (SessionCorrupt, KeyError, ValueError) as exc:
             raise StartupRefused(f"executor: cannot reconcile session {session_id}: {exc}") from None
+        self.restored = restored
         if restored:
             log.warning("resumed session %s from %d events: cash %s, positions %s, %d working orders", session_id,
                         restored, self.broker.ledger.cash, dict(self.broker.ledger.positions),
@@ -149,7 +150,8 @@ class ExecutorWorker(ServiceWorker):
         return HeldPosition(symbol, self.broker.ledger.position(symbol), venue_names(str(venue_symbol)), lot)
 
     async def prepare(self) -> None:
-        """Publish the fills start-up reconciliation found (filled while the executor was down)."""
+        """Start the session's files, then publish the fills start-up reconciliation found (filled while down)."""
+        self.recorder.start(self.restored)
         startup, self.startup = self.startup, VenueStep()
         await self._publish_step(startup)
 
@@ -221,8 +223,9 @@ class ExecutorWorker(ServiceWorker):
                 accepted = self.broker.on_order(message, message.ts)
                 if accepted is None:
                     return  # the same decision delivered again (before or after a restart)
-                self.recorder.order(message.id, accepted.order, accepted.canceled, accepted.executions,
-                                    accepted.rejection)  # fmt: skip
+                self.recorder.order(
+                    message.id, accepted.order, accepted.canceled, accepted.executions, accepted.rejection, message.ts
+                )
                 if self.venue is not None and accepted.order is not None and accepted.rejection is None:
                     await self._dry_run(message, accepted.order, self.venue)
                 await self._publish_fills(accepted.executions)
@@ -321,6 +324,12 @@ class ExecutorWorker(ServiceWorker):
         ledger = self.broker.ledger
         directory = self.recorder.finish(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.pointer.unlink(missing_ok=True)
+        summary = self.recorder.summary
+        for line in summary.lines() if summary else []:
+            log.info("session %s: %s", self.session_id, line)
+        for line in summary.warnings() if summary else []:
+            # info, not warning: `logos trade` prints these itself, and a warning would reach its console twice
+            log.info("session %s: warning: %s", self.session_id, line)
         log.info("session artifacts in %s", directory)
 
     def stopped(self) -> None:

@@ -53,3 +53,8 @@ async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest
     assert backtest.exit_code == 0, backtest.output
     assert (session / "trades.csv").read_text() == (tmp_path / "runs" / "b" / "trades.csv").read_text()
     assert "3000 handled" in (session / "session.md").read_text()
+    assert "## Summary" in (session / "session.md").read_text()
+    run_log = (session / "logs" / "run.log").read_text()
+    assert run_log.startswith("- INFO session redis-replay started: ")
+    assert "INFO summary (checkpoint): 59 fills from " in run_log and "INFO summary (end): 59 fills from " in run_log
+    assert (isolated_home / "runs" / "live" / "latest_session").resolve() == session.resolve()

@@ -99,6 +99,10 @@ def test_trade_when_ccxt_dry_run_then_binance_requests_recorded_none_sent_and_pa
     assert requests_built[0]["newClientOrderId"] == venue_rows[0]["id"]
     assert not [sent for sent in server.sent if "/api/v3/order" in sent.url]  # nothing was sent
     assert server.calls_to("/api/v3/exchangeInfo")  # the markets were read
+    built = f"dry run: {len(venue_rows):,} venue requests built, none sent"
+    assert built in dry.output and built in (sessions / "dry" / "session.md").read_text()
+    run_log = (sessions / "dry" / "logs" / "run.log").read_text()
+    assert f"INFO dry run {venue_rows[0]['id']} buy " in run_log and "dry run: built, not sent" in run_log
 
 
 def test_trade_when_alpaca_dry_run_then_asset_read_and_requests_recorded(

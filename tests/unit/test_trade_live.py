@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from logos.contracts import TradingState
 from logos.data.loading import load_bars
+from logos.live.summary import summarize
 from logos.settings import LogosSettings
 from services.cli import app
 from services.cli.live_trade import run_live_session
+from services.cli.session_report import SessionRun
 from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
 from services.ml.config import MLSettings
@@ -46,10 +49,14 @@ async def test_live_session_when_interrupted_then_workers_stop_and_session_files
     await eventually(recorded, what="the polled bars in the bar cache")
     await asyncio.sleep(0.3)  # let ml, risk and executor handle the last bar
     os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
-    directory, bars = await asyncio.wait_for(session, 15)
+    directory, bars, summary = await asyncio.wait_for(session, 15)
 
     assert directory == session_dir and bars == 11
     assert all((directory / name).exists() for name in ("session.md", "account.csv", "state.jsonl", "trades.csv"))
+    assert summary is not None and summary.bars == 11
+    assert "## Summary" in (directory / "session.md").read_text()
+    run_log = (directory / "logs" / "run.log").read_text()
+    assert "session live-test started" in run_log and "summary (end): " in run_log
 
 
 def test_trade_when_live_feed_has_no_symbols_or_replay_options_then_refused(isolated_home: Path) -> None:
@@ -66,3 +73,18 @@ def test_trade_when_live_feed_has_no_symbols_or_replay_options_then_refused(isol
     assert with_fixture.exit_code == 2 and "--data and --fixture belong to --feed replay" in with_fixture.output
     assert unknown.exit_code == 2 and "unknown feed 'telegraph'" in unknown.output
     assert bad_exchange.exit_code == 2 and "not a ccxt exchange id" in bad_exchange.output
+
+
+def test_trade_when_live_session_ends_then_summary_printed(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def ended(*args: object, **kwargs: object) -> SessionRun:
+        return SessionRun(isolated_home / "s", 3, summarize(3, 0, 0, 0, [], TradingState.ACTIVE, False))
+
+    command = ["trade", "--paper", "--feed", "ccxt", "--symbols", "BTC-USD", "--strategy", "sma_cross"]
+    monkeypatch.setattr("services.cli.live_trade.run_live_session", ended)
+    result = runner.invoke(app, command)
+
+    assert result.exit_code == 0, result.output
+    assert "stopped after 3 live bars" in result.output and "summary: 0 fills from 0 intents" in result.output
+    assert "warning: no fill: the strategy asked for no position in 3 bars" in result.output

@@ -2,8 +2,12 @@
 
 runs/live/sessions/<id>/  state.jsonl (every order, fill, denial, account and trading-state change,
 appended as it happens), state.json (the latest account), orders.csv, trades.csv (same columns as a
-backtest's), positions.csv, account.csv, session.md, plots/equity.png, logs/run.log;
-runs/live/latest_session points at the newest session once its files are complete.
+backtest's), positions.csv, account.csv, session.md (the summary first), plots/equity.png, and
+logs/run.log (a readable line per order, fill, denial and state change, as it happens).
+
+runs/live/latest_session points at the newest session from the moment it starts (a symlink moved
+atomically), so a running session is never hidden behind an older finished one; its files appear at
+each checkpoint and at the end, and readers take a session without them as running.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from typing import Any, TextIO
 import pandas as pd
 
 from logos.backtest.artifacts import EXECUTION_COLUMNS, table
-from logos.contracts import AccountSnapshot, Bar, OrderDenied, TradingStateChanged
+from logos.contracts import AccountSnapshot, Bar, OrderDenied, TradingState, TradingStateChanged
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker, PaperOrder
+from logos.live.run_log import NO_TIME, RunLog
+from logos.live.session_markdown import session_markdown
+from logos.live.summary import SessionSummary, summarize
 from logos.paths import Paths
 
 
@@ -115,24 +122,49 @@ class SessionRecorder:
     state_changes: list[TradingStateChanged] = field(default_factory=list)
     dry_runs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the venue's side of a routed session, for session.md
+    decisions: set[str] = field(default_factory=set)  # risk's approvals the executor handled
+    trading_state: TradingState = TradingState.ACTIVE  # the last one risk reported
+    kill_switch: bool = False
+    summary: SessionSummary | None = None  # as of the last write
     _events: TextIO | None = None
+    _run_log: RunLog | None = None
+    _denial_ids: set[str] = field(default_factory=set)
 
     @property
     def directory(self) -> Path:
         return self.paths.live_session(self.session_id)
+
+    @property
+    def run_log(self) -> RunLog:
+        if self._run_log is None:
+            self._run_log = RunLog(self.directory / "logs" / "run.log")
+        return self._run_log
 
     def open(self) -> None:
         (self.directory / "logs").mkdir(parents=True, exist_ok=True)
         (self.directory / "plots").mkdir(exist_ok=True)
         self._events = (self.directory / "state.jsonl").open("a", encoding="utf-8")
 
+    def start(self, resumed_events: int = 0) -> None:
+        """Open the session, log its start (or resumption) with its settings, and point latest_session at it."""
+        if self._events is None:
+            self.open()
+        how = f"resumed from {resumed_events} events" if resumed_events else "started"
+        self.run_log.settings(NO_TIME, f"session {self.session_id} {how}", self.configuration)
+        self._point_latest()
+
     def event(self, kind: str, **fields: Any) -> None:
         """Append one event line; flushed at once so a crash loses at most the line being written."""
         if self._events is None:
             self.open()
         assert self._events is not None
-        self._events.write(json.dumps({"event": kind, **fields}, default=str, sort_keys=True) + "\n")
+        line = json.dumps({"event": kind, **fields}, default=str, sort_keys=True)
+        self._events.write(line + "\n")
         self._events.flush()
+        if kind == "order" and fields.get("decision_id"):
+            self.decisions.add(str(fields["decision_id"]))
+        if kind != "bar" or fields.get("fills"):  # a quiet bar has no line in run.log
+            self.run_log.event(kind, json.loads(line))
 
     def bar(self, bar: Bar, executions: list[Execution], snapshot: AccountSnapshot) -> None:
         """Record a handled bar — its fills and the account after it — as one line (all or nothing)."""
@@ -147,14 +179,16 @@ class SessionRecorder:
         canceled: list[str],
         executions: list[Execution],
         rejection: str | None = None,
+        ts: datetime | None = None,
     ) -> None:
         """Record an accepted decision: the order it opened (if any), what it cancelled, immediate fills.
 
-        ``rejection`` is the venue's reason when it refused the order.
+        ``rejection`` is the venue's reason when it refused the order; ``ts`` the decision's time, for a
+        decision that opened no order.
         """
         self.event(
             "order",
-            ts=(paper.history[0][0] if paper else datetime.now(UTC)).isoformat(),
+            ts=(paper.history[0][0] if paper else ts or datetime.now(UTC)).isoformat(),
             decision_id=decision_id,
             id=paper.id if paper else None,
             intent_id=paper.intent_id if paper else None,
@@ -186,24 +220,42 @@ class SessionRecorder:
         return [DryRunOrder.from_record(record) for record in self.dry_runs]
 
     def denial(self, denial: OrderDenied) -> None:
-        self.denials.append(denial)
+        """Record an intent risk denied (once: a redelivery carries the same id)."""
+        if denial.id in self._denial_ids:
+            return
+        self._note_denial(denial)
         self.event("denied", denial=denial.model_dump(mode="json"))
+
+    def _note_denial(self, denial: OrderDenied) -> None:
+        self.denials.append(denial)
+        self._denial_ids.add(denial.id)
+        self.trading_state = denial.trading_state
 
     def state_change(self, change: TradingStateChanged) -> None:
         """Record a change of risk's trading state or kill switch (a breaker, the kill switch, an operator)."""
         if any(recorded.id == change.id for recorded in self.state_changes):
             return  # delivered again after a restart
-        self.state_changes.append(change)
+        self._note_state_change(change)
         self.event("trading_state", change=change.model_dump(mode="json"))
 
-    def write(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
-        """Write the artifact set, file by file atomically, and point latest_session at it; the log stays open.
+    def _note_state_change(self, change: TradingStateChanged) -> None:
+        self.state_changes.append(change)
+        self.trading_state, self.kill_switch = change.trading_state, change.kill_switch
+
+    def write(self, orders: list[Any], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
+        """Write the artifact set, file by file atomically, and its summary to run.log; the logs stay open.
 
         A running session writes it at a checkpoint (the end of a replay), so readers see complete files.
         """
+        return self._write(orders, executions, realized, fees, "checkpoint")
+
+    def _write(
+        self, orders: list[Any], executions: list[Execution], realized: Decimal, fees: Decimal, moment: str
+    ) -> Path:
         if self._events is None:
             self.open()
         directory = self.directory
+        self.summary = self._summarize(orders, executions)
         _write_csv(table(executions, EXECUTION_COLUMNS), directory / "trades.csv")
         _write_csv(table(orders, ORDER_COLUMNS), directory / "orders.csv")
         accounts = table(self.accounts, ACCOUNT_COLUMNS)
@@ -213,17 +265,39 @@ class SessionRecorder:
         if last is not None:
             atomic_write_text(directory / "state.json", last.model_dump_json(indent=2) + "\n")
         self._plot(accounts)
-        atomic_write_text(directory / "session.md", self._summary(orders, executions, realized, fees, last))
-        self._point_latest()
+        markdown = session_markdown(self, len(orders), len(executions), realized, fees, last)
+        atomic_write_text(directory / "session.md", markdown)
+        self._log_summary(self.summary, moment, last)
         return directory
 
-    def finish(self, orders: list[PaperOrder], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
-        """Write the artifact set and close the event log: the session is over."""
-        directory = self.write(orders, executions, realized, fees)
+    def finish(self, orders: list[Any], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
+        """Write the artifact set and close the logs: the session is over."""
+        directory = self._write(orders, executions, realized, fees, "end")
         if self._events is not None:
             self._events.close()
             self._events = None
+        self.run_log.close()
         return directory
+
+    def _summarize(self, orders: list[Any], executions: list[Execution]) -> SessionSummary:
+        placed = sum(1 for order in orders if isinstance(order, PaperOrder))  # not a dry run's venue requests
+        return summarize(
+            bars=len(self.accounts),
+            fills=len(executions),
+            orders=placed,
+            approved=len(self.decisions),
+            denials=self.denials,
+            trading_state=self.trading_state,
+            kill_switch=self.kill_switch,
+            dry_runs=self.dry_runs,
+        )
+
+    def _log_summary(self, summary: SessionSummary, moment: str, last: AccountSnapshot | None) -> None:
+        when = last.bar_ts.isoformat() if last is not None and last.bar_ts is not None else NO_TIME
+        for line in summary.lines():
+            self.run_log.line(when, "INFO", f"summary ({moment}): {line}")
+        for line in summary.warnings():
+            self.run_log.line(when, "WARN", f"summary ({moment}): {line}")
 
     def restore(self, broker: PaperBroker, other: Callable[[dict[str, Any]], None] | None = None) -> int:
         """Rebuild ``broker`` and this recorder from the session's event log; return the events read.
@@ -239,10 +313,11 @@ class SessionRecorder:
                 self.accounts.append(snapshot)
             elif kind == "order":
                 broker.restore_order(record)
+                self.decisions.add(record["decision_id"])
             elif kind == "denied":
-                self.denials.append(OrderDenied.model_validate(record["denial"]))
+                self._note_denial(OrderDenied.model_validate(record["denial"]))
             elif kind == "trading_state":
-                self.state_changes.append(TradingStateChanged.model_validate(record["change"]))
+                self._note_state_change(TradingStateChanged.model_validate(record["change"]))
             elif kind == "dry_run":
                 self.dry_runs.append({key: value for key, value in record.items() if key != "event"})
             elif kind == "kill":
@@ -270,55 +345,8 @@ class SessionRecorder:
         plt.close(figure)
         os.replace(temporary, target)
 
-    def _summary(
-        self,
-        orders: list[PaperOrder],
-        executions: list[Execution],
-        realized: Decimal,
-        fees: Decimal,
-        last: AccountSnapshot | None,
-    ) -> str:
-        start = self.accounts[0].equity if self.accounts else None
-        lines = [f"# Paper session {self.session_id}", "", "## Result", ""]
-        if last is not None and start is not None:
-            change = (last.equity / start - 1) * 100 if start else Decimal(0)
-            lines += [f"- equity: {start} → {last.equity} ({change:.2f} %)", f"- cash: {last.cash}"]
-        lines += [f"- realized PnL: {realized}", f"- fees: {fees}", f"- orders: {len(orders)}",
-                  f"- fills: {len(executions)}", f"- denied intents: {len(self.denials)}", ""]  # fmt: skip
-        lines += ["## Risk", ""]
-        if self.denials:
-            counts: dict[str, int] = {}
-            for denial in self.denials:
-                counts[denial.reason.value] = counts.get(denial.reason.value, 0) + 1
-            lines += [f"- {reason}: {count} denied" for reason, count in sorted(counts.items())]
-            lines += ["", "| time | symbol | reason | detail |", "|---|---|---|---|"]
-            lines += [
-                f"| {d.ts.isoformat()} | {d.symbol} | {d.reason.value} | {d.detail} |" for d in self.denials[:200]
-            ]
-        else:
-            lines.append("- no intent was denied")
-        lines += ["", "### Trading state", ""]
-        if self.state_changes:
-            lines += ["| time | state | kill switch | cause | detail |", "|---|---|---|---|---|"]
-            lines += [
-                f"| {c.ts.isoformat()} | {c.trading_state.value} | {'on' if c.kill_switch else 'off'} | {c.cause} "
-                f"| {c.detail} |"
-                for c in self.state_changes
-            ]
-        else:
-            lines.append("- no change of trading state during the session")
-        lines += ["", "## Data", ""]
-        if self.accounts:
-            lines.append(
-                f"- bars from {self.accounts[0].bar_ts} to {self.accounts[-1].bar_ts} ({len(self.accounts)} handled)"
-            )
-        if self.notes:
-            lines += ["", "## Venue", "", *self.notes]
-        configuration = json.dumps(self.configuration, indent=2, sort_keys=True, default=str)
-        lines += ["", "## Configuration", "", "```json", configuration, "```", ""]
-        return "\n".join(lines)
-
     def _point_latest(self) -> None:
+        """Move latest_session to this session: a new symlink renamed over the old one, never a missing pointer."""
         pointer = self.paths.latest_session
         temporary = pointer.with_name(f".{pointer.name}.{os.getpid()}")
         temporary.unlink(missing_ok=True)
