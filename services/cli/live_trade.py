@@ -32,6 +32,7 @@ from services.ml.config import MLSettings
 from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
+from services.runtime.errors import StartupRefused
 from services.runtime.logging_setup import configure_logging
 from services.runtime.worker import ServiceWorker
 
@@ -46,10 +47,13 @@ async def run_live_session(
     stop: asyncio.Event | None = None,
     feed_worker: type[FeedWorker] = FeedWorker,
 ) -> SessionRun:
-    """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return its directory, bars and summary."""
+    """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return its directory, bars and summary.
+
+    A venue whose trading rules cannot be read refuses here (StartupRefused), before the feed polls.
+    """
     stop = stop or asyncio.Event()
     bus = Bus.memory(feed.logos.streams)
-    executor_worker = ExecutorWorker(executor, bus)
+    executor_worker = ExecutorWorker(executor, bus, symbols=feed.symbols)
     describe_session(executor_worker, ml, risk)
     workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
     source = feed_worker(feed, bus)
@@ -125,7 +129,10 @@ def trade_live(
         f"paper session {executor_settings.session_id}: trading {', '.join(feed_settings.symbols)} on live "
         f"{feed} bars (polled every {feed_settings.poll_seconds:g}s); Ctrl-C stops it"
     )
-    run = asyncio.run(run_live_session(feed_settings, ml_settings, risk_settings, executor_settings))
+    try:
+        run = asyncio.run(run_live_session(feed_settings, ml_settings, risk_settings, executor_settings))
+    except StartupRefused as exc:
+        raise fail(str(exc)) from None
     typer.echo(f"paper session {executor_settings.session_id}: stopped after {run.bars:,} live bars")
     print_summary(run.summary)
     typer.echo(f"artifacts: {run.directory}")

@@ -41,6 +41,7 @@ from services.ml.config import MLSettings
 from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
+from services.runtime.errors import StartupRefused
 from services.runtime.worker import ServiceWorker
 
 SESSION_SIZING: str = MLSettings.model_fields["sizing"].default  # the stack's default: one session, one sizing
@@ -53,9 +54,12 @@ async def run_session(
     risk: RiskSettings,
     executor: ExecutorSettings,
 ) -> SessionRun:
-    """Replay ``frames`` through ml, risk and executor in lockstep; return the session's directory, bars and summary."""
+    """Replay ``frames`` through ml, risk and executor in lockstep; return the session's directory, bars and summary.
+
+    A venue whose trading rules cannot be read refuses here (StartupRefused), before the first bar.
+    """
     bus = Bus.memory(logos.streams)
-    executor_worker = ExecutorWorker(executor, bus)
+    executor_worker = ExecutorWorker(executor, bus, symbols=sorted(frames))
     describe_session(executor_worker, ml, risk)
     workers: list[ServiceWorker] = [MLWorker(ml, bus), RiskWorker(risk, bus), executor_worker]
     for worker in workers:
@@ -162,7 +166,10 @@ def trade(
     except ValidationError as exc:
         raise fail(one_line(exc)) from None
     started = time.perf_counter()
-    run = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    try:
+        run = asyncio.run(run_session(frames, logos, ml_settings, risk_settings, executor_settings))
+    except StartupRefused as exc:
+        raise fail(str(exc)) from None
     elapsed = time.perf_counter() - started
     typer.echo(f"paper session {executor_settings.session_id}: {run.bars:,} bars replayed in {elapsed:.2f}s")
     print_summary(run.summary)

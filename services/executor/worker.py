@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -58,7 +59,8 @@ class ExecutorWorker(ServiceWorker):
 
     service = "executor"
 
-    def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
+    def __init__(self, settings: ServiceSettings, bus: Bus, symbols: Sequence[str] = ()) -> None:
+        """Set up the session; ``symbols`` (besides the symbol map's) are the ones whose venue rules to read now."""
         super().__init__(settings, bus)
         assert isinstance(settings, ExecutorSettings)
         self.executor_settings = settings
@@ -74,6 +76,8 @@ class ExecutorWorker(ServiceWorker):
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
         self.session_id = session_id
         self.venue = self._venue(settings)
+        if self.venue is not None:
+            self._load_metadata(self.venue, settings, [*symbols, *settings.symbol_map])
         venue_settings = {"broker": settings.broker, "exchange": settings.exchange, "dry_run": settings.dry_run,
                           "endpoint": settings.venue_endpoint()}  # fmt: skip
         self.recorder = SessionRecorder(
@@ -113,6 +117,18 @@ class ExecutorWorker(ServiceWorker):
             return build_broker(settings)
         except ValueError as exc:
             raise StartupRefused(f"executor: {exc}") from None
+
+    @staticmethod
+    def _load_metadata(venue: Broker, settings: ExecutorSettings, symbols: list[str]) -> None:
+        """Read the venue's trading rules before the first bar: a venue that cannot be read fails here, once."""
+        name = settings.exchange or venue.name
+        try:
+            venue.load_metadata(sorted(set(symbols)))
+        except (VenueUnavailable, CredentialsRefused) as exc:
+            raise StartupRefused(
+                f"{name} market metadata could not be loaded (network unreachable?): {exc}; orders to {name} "
+                "(dry run or not) are built from it, so the session does not start"
+            ) from None
 
     def _reconcile(self, routing: VenueSession, settings: ExecutorSettings) -> VenueStep:
         """Settle what changed at the venue while we were away, then compare its orders and positions with ours."""

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import json
 import logging
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,7 @@ from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
 from services.runtime.app import build_status
+from services.runtime.errors import StartupRefused
 from services.runtime.worker import ServiceWorker
 from tests.support.recorded_brokers import (
     FAKE_ALPACA_KEY,
@@ -36,6 +38,7 @@ from tests.support.recorded_brokers import (
     alpaca_server,
     binance_trading_server,
 )
+from tests.support.recorded_http import Answer, Reply
 
 runner = CliRunner()
 PLANTED_TOKEN = "tokFAKE9d8c7b6a5f4e3d2c1b0"
@@ -103,6 +106,52 @@ def test_trade_when_ccxt_dry_run_then_binance_requests_recorded_none_sent_and_pa
     assert built in dry.output and built in (sessions / "dry" / "session.md").read_text()
     run_log = (sessions / "dry" / "logs" / "run.log").read_text()
     assert f"INFO dry run {venue_rows[0]['id']} buy " in run_log and "dry run: built, not sent" in run_log
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [requests.ConnectionError("Failed to resolve 'api.binance.com'"), Reply(503, "Service Unavailable")],
+    ids=["network-unreachable", "venue-unavailable"],
+)
+def test_trade_when_venue_metadata_cannot_load_then_one_line_exit_2_before_the_first_bar(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: None, failure: Answer
+) -> None:
+    server = binance_trading_server()
+    server.route("/api/v3/exchangeInfo", failure)
+    _serve(monkeypatch, server)
+    data = _bars(tmp_path, "crypto_1m", "BTC-USD", 300)
+
+    started = time.perf_counter()
+    venue = ["--broker", "ccxt", "--exchange", "binance", "--dry-run", "--venue-symbol", "BTC-USD=BTC/USDT"]
+    result = runner.invoke(app, _trade(data, "offline", *venue))
+    elapsed = time.perf_counter() - started
+
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: binance market metadata could not be loaded (network unreachable?): binance ")
+    assert elapsed < 5  # one failed load, not one per order
+    assert len(server.calls_to("/api/v3/exchangeInfo")) == 1
+    assert not [sent for sent in server.sent if "/api/v3/order" in sent.url]
+    assert not (isolated_home / "runs" / "live" / "sessions" / "offline").exists()  # refused before any file
+    assert not any(secret in result.output for secret in PLANTED)
+
+
+def test_executor_service_when_venue_metadata_cannot_load_then_refuses_to_start_with_the_reason(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, planted: None
+) -> None:
+    server = binance_trading_server()
+    server.route("/api/v3/exchangeInfo", requests.ConnectionError("Failed to resolve 'api.binance.com'"))
+    _serve(monkeypatch, server)
+    logos = LogosSettings()
+    settings = ExecutorSettings(logos=logos, session_id="stack").model_copy(
+        update={"broker": "ccxt", "exchange": "binance", "dry_run": True}
+    )
+
+    with pytest.raises(StartupRefused) as refused:
+        ExecutorWorker(settings, Bus.memory(logos.streams))
+
+    assert refused.value.lines[0].startswith("binance market metadata could not be loaded (network unreachable?)")
+    assert not logos.paths.latest_session.exists() and not logos.paths.live_session("stack").exists()
 
 
 def test_trade_when_alpaca_dry_run_then_asset_read_and_requests_recorded(

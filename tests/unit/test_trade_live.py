@@ -23,6 +23,7 @@ from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
 from services.ml.config import MLSettings
 from services.risk.config import RiskSettings
+from services.runtime.errors import StartupRefused
 from tests.support.bus_helpers import eventually
 from tests.support.recorded_feed import RecordedCcxtFeed
 from tests.support.recorded_venues import SESSION_OPEN
@@ -75,16 +76,23 @@ def test_trade_when_live_feed_has_no_symbols_or_replay_options_then_refused(isol
     assert bad_exchange.exit_code == 2 and "not a ccxt exchange id" in bad_exchange.output
 
 
-def test_trade_when_live_session_ends_then_summary_printed(
+def test_trade_when_live_session_ends_then_summary_printed_and_a_refused_venue_is_one_line(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def ended(*args: object, **kwargs: object) -> SessionRun:
         return SessionRun(isolated_home / "s", 3, summarize(3, 0, 0, 0, [], TradingState.ACTIVE, False))
 
+    async def refused(*args: object, **kwargs: object) -> SessionRun:
+        raise StartupRefused("binance market metadata could not be loaded (network unreachable?): no answer")
+
     command = ["trade", "--paper", "--feed", "ccxt", "--symbols", "BTC-USD", "--strategy", "sma_cross"]
     monkeypatch.setattr("services.cli.live_trade.run_live_session", ended)
     result = runner.invoke(app, command)
+    monkeypatch.setattr("services.cli.live_trade.run_live_session", refused)
+    failed = runner.invoke(app, command)
 
     assert result.exit_code == 0, result.output
     assert "stopped after 3 live bars" in result.output and "summary: 0 fills from 0 intents" in result.output
     assert "warning: no fill: the strategy asked for no position in 3 bars" in result.output
+    assert failed.exit_code == 2
+    assert failed.output.strip().splitlines()[-1].startswith("error: binance market metadata could not be loaded")

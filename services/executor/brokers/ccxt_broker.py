@@ -9,7 +9,7 @@ and every other ``ExchangeError`` are the venue's rejection, with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -144,6 +144,10 @@ class CcxtBroker(Broker):
             self._read(self.exchange.load_markets)
         markets: dict[str, Any] = self.exchange.markets
         return markets
+
+    def load_metadata(self, symbols: Sequence[str]) -> None:
+        """Load every market of the exchange (one request set, whatever the symbols)."""
+        self._markets()
 
     def venue_symbol(self, symbol: str) -> str:
         """The exchange's symbol for ours: the symbol map first, then ``BASE-QUOTE`` read as ``BASE/QUOTE``."""

@@ -12,10 +12,11 @@ A submission ends in exactly one of five outcomes, kept apart on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -183,6 +184,16 @@ class Broker(ABC):
     @abstractmethod
     def validate_credentials(self) -> list[CredentialCheck]:
         """Report, item by item, whether the account is ready to trade."""
+
+    def load_metadata(self, symbols: Sequence[str]) -> None:
+        """Read the venue's trading rules for ``symbols`` now; raise VenueUnavailable or CredentialsRefused.
+
+        A session calls it once before its first bar, so a venue that cannot be read fails the start
+        instead of every order. A symbol the venue does not list is no error here: its orders are denied.
+        """
+        for symbol in symbols:
+            with contextlib.suppress(LocalDenial):
+                self.market(symbol)
 
     def submit(self, order: OrderRequest) -> SubmitResult:
         """Prepare ``order`` and send it — or, in dry-run, keep the exact request and send nothing."""
