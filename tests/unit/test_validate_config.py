@@ -242,6 +242,25 @@ def test_validate_config_when_env_example_and_compose_name_settings_then_every_n
     assert sorted({name for name in written if under_prefix(name)} - set(KNOWN)) == []
 
 
+def test_env_example_when_read_then_every_setting_of_every_class_is_listed() -> None:
+    root = Path(__file__).resolve().parents[2]
+    from services.cli.setting_names import KNOWN, OTHER_VARIABLES, PREFIXES, nests
+
+    text = (root / ".env.example").read_text()
+    written = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    # "<SERVICE>_PORT" in a heading stands for the name under every service's prefix
+    written |= {prefix + name for name in re.findall(r"<SERVICE>_([A-Z0-9_]+)", text) for prefix in PREFIXES}
+    # a nested model (RISK_LIMITS) is listed by its fields (RISK_LIMITS__MAX_DRAWDOWN)
+    missing = [
+        name
+        for name in KNOWN
+        if name not in written
+        and name not in OTHER_VARIABLES
+        and not (nests(name) and any(item.startswith(f"{name}__") for item in written))
+    ]
+    assert missing == []
+
+
 def test_validate_config_when_sizing_can_never_pass_the_order_limit_then_refused_with_what_to_change(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
