@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import typer
 
-from logos.live.summary import SessionSummary
-from services.executor.worker import ExecutorWorker
-from services.ml.config import MLSettings
-from services.risk.config import RiskSettings
+if TYPE_CHECKING:  # the command line imports this module at start: the workers only when a session runs
+    from logos.live.summary import SessionSummary
+    from services.executor.worker import ExecutorWorker
+    from services.ml.config import MLSettings
+    from services.risk.config import RiskSettings
 
 
 class SessionRun(NamedTuple):
