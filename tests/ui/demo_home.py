@@ -19,7 +19,7 @@ COMMANDS = [
     "backtest --fixture crypto_1m --symbol ETH-USD --strategy donchian_breakout",
     "backtest --fixture equities_1m --symbol AAPL --strategy rsi_reversion",
     "trade --paper --feed replay --fixture crypto_1m --symbol BTC-USD --strategy sma_cross --param fast=20 "
-    "--param slow=60 --sizing equity:0.2",
+    "--param slow=60",
 ]
 
 
