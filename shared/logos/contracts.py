@@ -359,7 +359,11 @@ class DeadLetter(Message):
     consumer: str
     deliveries: int = Field(ge=0)
     reason: str
-    fields: dict[str, str] = Field(description="The entry's raw fields, exactly as read.")
+    # a bounded excerpt, so a huge bad entry cannot fill Redis with copies; the size and hash identify it
+    fields: dict[str, str] = Field(description="The entry's raw fields as read, cut to a 2,048-character excerpt.")
+    truncated: bool = Field(description="Whether ``fields`` is cut short of the entry.")
+    size: int = Field(ge=0, description="Bytes of the entry's field names and values (UTF-8).")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the entry's fields as canonical JSON.")
 
 
 AnyMessage = Annotated[

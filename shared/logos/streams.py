@@ -92,6 +92,10 @@ class StreamNames:
     def dlq(self) -> str:
         return f"{self.prefix}:dlq"
 
+    def dead_letter_marker(self, stream: str, entry_id: str, reason_digest: str) -> str:
+        """Return the key that records one failure of one entry as dead-lettered (a key, not a stream)."""
+        return f"{self.dlq}:seen:{stream}:{entry_id}:{reason_digest}"
+
     def all(self) -> list[str]:
         """Return every stream of the deployment."""
         fixed = [self.orders, self.fills, self.account, self.signals, self.status, self.control, self.dlq]

@@ -121,10 +121,11 @@ def test_local_stack_when_started_then_every_service_healthy_and_dashboard_answe
         raw = redis.Redis(port=stack.ports["redis"], decode_responses=True)
         for topic in CONSUMED:
             raw.xadd(f"logos:{topic}", {"type": "bar", "v": "1", "body": "{oops"})
-        expected = {(f"logos:{topic}", group) for topic, groups in CONSUMED.items() for group in groups}
-        wait_until(lambda: raw.xlen("logos:dlq") == len(expected), 30, "one dead letter per stream and group")
+        # every group gives up on it alike, so each entry is dead-lettered once, by whichever group came first
+        wait_until(lambda: raw.xlen("logos:dlq") == len(CONSUMED), 30, "one dead letter per stream")
         letters = [json.loads(fields["body"]) for _, fields in raw.xrange("logos:dlq")]
-        assert {(letter["source_stream"], letter["group"]) for letter in letters} == expected
+        assert sorted(letter["source_stream"] for letter in letters) == sorted(f"logos:{topic}" for topic in CONSUMED)
+        assert all(letter["group"] in CONSUMED[letter["source_stream"].removeprefix("logos:")] for letter in letters)
         assert all(letter["reason"].startswith("invalid entry: ") for letter in letters)
         for name in API_SERVICES:
             assert client.get(stack.url(name) + "/readyz").status_code == 200

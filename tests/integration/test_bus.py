@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
 from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery, decode
+from logos.bus.dead_letter import EXCERPT_CHARACTERS, canonical_json
 from logos.contracts import Bar, DeadLetter, Fill, Message
 from logos.streams import StreamNames
 from tests.support.bus_helpers import bar, eventually, intent
@@ -60,9 +62,11 @@ class Recorder:
         return {message_id for message_id, _ in self.seen} - self.fail_ids
 
 
-async def run_consumer(bus: Bus, handler: Recorder, streams: list[str], stats: ConsumerStats) -> asyncio.Event:
+async def run_consumer(
+    bus: Bus, handler: Recorder, streams: list[str], stats: ConsumerStats, group: str = "ml"
+) -> asyncio.Event:
     stop = asyncio.Event()
-    task = asyncio.create_task(bus.consume("ml", "ml-1", streams, handler, stop, options=FAST, stats=stats))
+    task = asyncio.create_task(bus.consume(group, f"{group}-1", streams, handler, stop, options=FAST, stats=stats))
     stop.task = task  # type: ignore[attr-defined]
     return stop
 
@@ -117,6 +121,61 @@ async def test_invalid_entry_when_consumed_then_dead_lettered_at_once_and_loop_g
     assert all(letter.deliveries == 1 and letter.group == "ml" for letter in letters)
     (info,) = await bus.group_info("ml", [stream])
     assert info.pending == 0
+
+
+async def test_huge_invalid_entry_when_read_by_two_groups_then_one_bounded_dead_letter_and_both_acknowledge(
+    bus: Bus,
+) -> None:
+    stream = bus.names.bars()
+    fields = {"type": "bar", "v": "1", "body": '{"id": "' + "x" * 5_000_000 + '"}'}
+    await raw_add(bus, stream, fields)
+    await bus.publish(stream, bar(1))
+    groups = {"ml": (Recorder(), ConsumerStats()), "risk": (Recorder(), ConsumerStats())}
+    stops = [await run_consumer(bus, recorder, [stream], stats, group) for group, (recorder, stats) in groups.items()]
+
+    async def settled() -> bool:
+        return all(stats.dead_lettered == 1 and len(recorder.seen) == 1 for recorder, stats in groups.values())
+
+    await eventually(settled, what="both groups dead-lettered the huge entry and handled the bar")
+    for stop in stops:
+        await stop_consumer(stop)
+    (letter,) = await dead_letters(bus)
+    assert letter.truncated is True and letter.size == len("typebarv1body") + len(fields["body"])
+    assert letter.sha256 == hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+    assert sum(len(name) + len(value) for name, value in letter.fields.items()) <= EXCERPT_CHARACTERS
+    (raw,) = await bus.backend.read({bus.names.dlq: "0"}, 10, 0.01)
+    assert sum(len(value) for value in (raw.fields or {}).values()) < 4 * EXCERPT_CHARACTERS
+    for group in groups:
+        (info,) = await bus.group_info(group, [stream])
+        assert info.pending == 0
+
+
+class FailingAs(Recorder):
+    """Fails every message with an error naming its group, as two services' own handlers would."""
+
+    def __init__(self, group: str) -> None:
+        super().__init__()
+        self.group = group
+
+    async def __call__(self, message: Message, delivery: Delivery) -> None:
+        raise RuntimeError(f"{self.group} cannot handle {message.id}")
+
+
+async def test_handler_failures_when_different_in_two_groups_then_each_dead_lettered(bus: Bus) -> None:
+    stream = bus.names.bars()
+    await bus.publish(stream, bar(1))
+    stats = {group: ConsumerStats() for group in ("ml", "risk")}
+    stops = [await run_consumer(bus, FailingAs(group), [stream], stats[group], group) for group in stats]
+
+    async def settled() -> bool:
+        return all(counters.dead_lettered == 1 for counters in stats.values())
+
+    await eventually(settled, what="each group gave up on the bar")
+    for stop in stops:
+        await stop_consumer(stop)
+    letters = await dead_letters(bus)
+    assert sorted(letter.group for letter in letters) == ["ml", "risk"]
+    assert all(f"{letter.group} cannot handle BTC/USDT-1" in letter.reason for letter in letters)
 
 
 async def test_wrong_type_when_on_stream_then_dead_lettered(bus: Bus) -> None:

@@ -125,6 +125,9 @@ EXAMPLES = [
         deliveries=1,
         reason="bad",
         fields={"x": "y"},
+        truncated=False,
+        size=2,
+        sha256="0" * 64,
     ),
 ]
 

@@ -61,14 +61,24 @@ class StreamBackend(Protocol):
 
     async def ack(self, stream: str, group: str, entry_id: str) -> None: ...
 
-    async def add_and_ack(
-        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
-    ) -> None: ...
-
     async def add_many_and_ack(
         self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
     ) -> None:
         """Append ``entries`` (stream, fields) in order and acknowledge ``entry_id``, all or nothing."""
+        ...
+
+    async def add_once_and_ack(
+        self,
+        target: str,
+        fields: dict[str, str],
+        maxlen: int,
+        marker: str,
+        marker_ttl_seconds: float,
+        stream: str,
+        group: str,
+        entry_id: str,
+    ) -> bool:
+        """Append to ``target`` and set ``marker`` unless it is set, acknowledge, all at once; tell if appended."""
         ...
 
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]: ...

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from logos.bus.backend import BackendUnavailable, GroupMissing, RawEntry
-from logos.bus.codec import InvalidEntry, decode, encode, printable
+from logos.bus.codec import InvalidEntry, decode, encode
+from logos.bus.dead_letter import MARKER_TTL_SECONDS, dead_letter_for, reason_digest
 from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
 from logos.bus.outbox import CURRENT_OUTBOX, Outbox
-from logos.contracts import DeadLetter, Message, utc_now
+from logos.contracts import Message, utc_now
 
 if TYPE_CHECKING:
     from logos.bus.bus import Bus
@@ -204,20 +205,21 @@ class ConsumerLoop:
         self.stats.last = LastEntry(entry.stream, entry.entry_id, message_type, utc_now())
 
     async def _dead_letter(self, entry: RawEntry, deliveries: int, reason: str) -> None:
-        letter = DeadLetter(
-            source_stream=entry.stream,
-            entry_id=entry.entry_id,
-            group=self._group,
-            consumer=self._consumer,
-            deliveries=deliveries,
-            reason=printable(reason)[:2000],
-            fields={printable(key): printable(value) for key, value in (entry.fields or {}).items()},
-        )
-        await self._backend.add_and_ack(
-            self._bus.names.dlq, encode(letter), self._bus.maxlen, entry.stream, self._group, entry.entry_id
+        letter = dead_letter_for(entry, self._group, self._consumer, deliveries, reason)
+        names = self._bus.names
+        recorded = await self._backend.add_once_and_ack(
+            names.dlq,
+            encode(letter),
+            self._bus.maxlen,
+            names.dead_letter_marker(entry.stream, entry.entry_id, reason_digest(letter)),
+            MARKER_TTL_SECONDS,
+            entry.stream,
+            self._group,
+            entry.entry_id,
         )
         self.stats.dead_lettered += 1
-        log.error("dead-lettered %s %s for %s: %s", entry.stream, entry.entry_id, self._group, letter.reason)
+        shown = "dead-lettered" if recorded else "dead-lettered (already recorded by another group)"
+        log.error("%s %s %s for %s: %s", shown, entry.stream, entry.entry_id, self._group, letter.reason)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -58,6 +58,7 @@ class MemoryBackend:
         self._streams: dict[str, _Stream] = {}
         self._readers: dict[str, set[asyncio.Future[None]]] = {}  # per stream: blocked readers to wake
         self._watchers: set[asyncio.Future[None]] = set()  # woken by any append or acknowledgement
+        self._markers: dict[str, float] = {}  # key -> when it expires (monotonic seconds)
         self.available = True
 
     def _check(self) -> None:
@@ -200,13 +201,6 @@ class MemoryBackend:
         self._group(stream, group).pending.pop(entry_id, None)
         self._activity()
 
-    async def add_and_ack(
-        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
-    ) -> None:
-        self._check()
-        await self.add(target, fields, maxlen)
-        await self.ack(stream, group, entry_id)
-
     async def add_many_and_ack(
         self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
     ) -> None:
@@ -214,6 +208,27 @@ class MemoryBackend:
         for target, fields in entries:
             await self.add(target, fields, maxlen)
         await self.ack(stream, group, entry_id)
+
+    async def add_once_and_ack(
+        self,
+        target: str,
+        fields: dict[str, str],
+        maxlen: int,
+        marker: str,
+        marker_ttl_seconds: float,
+        stream: str,
+        group: str,
+        entry_id: str,
+    ) -> bool:
+        self._check()
+        now = time.monotonic()
+        self._markers = {key: expires for key, expires in self._markers.items() if expires > now}
+        added = marker not in self._markers
+        if added:
+            await self.add(target, fields, maxlen)
+            self._markers[marker] = now + marker_ttl_seconds
+        await self.ack(stream, group, entry_id)
+        return added
 
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
         deadline = time.monotonic() + block_seconds

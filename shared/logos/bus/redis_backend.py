@@ -12,6 +12,19 @@ from redis.asyncio import Redis
 from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
 
 _UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+# KEYS: marker, target stream, source stream; ARGV: marker ttl (ms), maxlen, group, entry id, field/value pairs.
+# A script runs alone, so two groups that give up on one entry at once still append it once. The append
+# comes before the marker: if it fails (out of memory), no marker hides the failure from the next group.
+_ADD_ONCE_AND_ACK = """
+local added = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 5))
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+  added = 1
+end
+redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
+return added
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -42,6 +55,7 @@ class RedisBackend:
 
     def __init__(self, client: Redis) -> None:
         self._client = client
+        self._add_once_and_ack = client.register_script(_ADD_ONCE_AND_ACK)
 
     @classmethod
     def from_url(cls, url: str, *, block_seconds: float = 1.0) -> RedisBackend:
@@ -104,14 +118,6 @@ class RedisBackend:
     async def ack(self, stream: str, group: str, entry_id: str) -> None:
         await self._call(self._client.xack(stream, group, entry_id))
 
-    async def add_and_ack(
-        self, target: str, fields: dict[str, str], maxlen: int, stream: str, group: str, entry_id: str
-    ) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.xadd(target, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.xack(stream, group, entry_id)
-            await self._call(pipe.execute())
-
     async def add_many_and_ack(
         self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
     ) -> None:
@@ -120,6 +126,22 @@ class RedisBackend:
                 pipe.xadd(target, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
             pipe.xack(stream, group, entry_id)
             await self._call(pipe.execute())
+
+    async def add_once_and_ack(
+        self,
+        target: str,
+        fields: dict[str, str],
+        maxlen: int,
+        marker: str,
+        marker_ttl_seconds: float,
+        stream: str,
+        group: str,
+        entry_id: str,
+    ) -> bool:
+        pairs = [item for name, value in fields.items() for item in (name, value)]
+        arguments: list[str | int] = [max(1, int(marker_ttl_seconds * 1000)), maxlen, group, entry_id, *pairs]
+        added = await self._call(self._add_once_and_ack(keys=[marker, target, stream], args=arguments))
+        return bool(added)
 
     async def read(self, positions: dict[str, str], count: int, block_seconds: float) -> list[RawEntry]:
         block = int(block_seconds * 1000) if block_seconds > 0 else None
