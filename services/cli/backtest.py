@@ -30,6 +30,7 @@ from services.cli.options import (
     fail,
     parse_decimal,
 )
+from services.cli.process_memory import return_freed_memory
 
 if TYPE_CHECKING:  # pandas, numpy and the engine load when a command runs, not for `logos --help`
     import pandas as pd
@@ -82,6 +83,7 @@ def backtest(
     runs_dir: Annotated[Path | None, typer.Option(help="Where runs go (default: LOGOS_HOME/runs).")] = None,
 ) -> None:
     """Backtest one strategy on one symbol and write the run's artifacts."""
+    return_freed_memory()
     from logos.backtest.artifacts import RunExists, write_backtest
     from logos.backtest.engine import BacktestConfig
     from logos.backtest.metrics import unannualized

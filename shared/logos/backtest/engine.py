@@ -283,7 +283,9 @@ class _Simulation:
             cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
             position[first:] = np.repeat(positions, lengths)
             cash[first:] = np.repeat(cashes, lengths)
-        return position, cash, cash + position * self.close
+        equity = position * self.close
+        equity += cash
+        return position, cash, equity
 
 
 def run_backtest(
