@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -19,22 +20,20 @@ from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
-from logos.strategies import StrategyError, get_strategy
 from services.cli.brokers import BrokerChoice
 from services.cli.options import fail
 from services.cli.session_report import SessionRun, describe_session, finished, print_summary
 from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
-from services.executor.worker import ExecutorWorker
 from services.feed.config import FeedSettings
-from services.feed.worker import FeedWorker
 from services.ml.config import MLSettings
-from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
-from services.risk.worker import RiskWorker
 from services.runtime.errors import StartupRefused
 from services.runtime.logging_setup import configure_logging
-from services.runtime.worker import ServiceWorker
+
+if TYPE_CHECKING:  # the strategies and the workers load when a session runs, not for `logos --help`
+    from services.feed.worker import FeedWorker
+    from services.runtime.worker import ServiceWorker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -45,12 +44,19 @@ async def run_live_session(
     risk: RiskSettings,
     executor: ExecutorSettings,
     stop: asyncio.Event | None = None,
-    feed_worker: type[FeedWorker] = FeedWorker,
+    feed_worker: type[FeedWorker] | None = None,
 ) -> SessionRun:
     """Trade live bars until ``stop`` is set (Ctrl-C or SIGTERM set it); return its directory, bars and summary.
 
     A venue whose trading rules cannot be read refuses here (StartupRefused), before the feed polls.
     """
+    from services.executor.worker import ExecutorWorker
+    from services.feed.worker import FeedWorker
+    from services.ml.worker import MLWorker
+    from services.risk.worker import RiskWorker
+
+    feed_worker = feed_worker or FeedWorker
+
     stop = stop or asyncio.Event()
     bus = Bus.memory(feed.logos.streams)
     executor_worker = ExecutorWorker(executor, bus, symbols=feed.symbols)
@@ -99,6 +105,8 @@ def trade_live(
     choice: BrokerChoice | None = None,
 ) -> None:
     """Check the options, then run a live paper session until Ctrl-C and say where its artifacts are."""
+    from logos.strategies import StrategyError, get_strategy
+
     wanted = [name for item in symbols for name in item.split(",") if name.strip()]
     if not wanted:
         raise fail(f"--feed {feed} needs the symbols to poll: --symbols AAPL,MSFT (or --symbol, repeated)")

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pandas as pd
 import typer
 from pydantic import ValidationError
 
 from logos.bus import Bus
-from logos.data.fixtures import fixture_path
-from logos.data.loading import BarDataError, load_bars
 from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
 from logos.orders.sizing import SizingError, parse_sizing
 from logos.settings import LogosSettings
-from logos.strategies import StrategyError, get_strategy
 from services.cli.brokers import BrokerChoice
 from services.cli.live_trade import trade_live
 from services.cli.options import (
@@ -30,19 +26,18 @@ from services.cli.options import (
     SlippageOption,
     fail,
 )
-from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
 from services.cli.session_report import SessionRun, describe_session, finished, print_summary
 from services.cli.session_settings import session_settings
 from services.executor.config import ExecutorSettings
-from services.executor.worker import ExecutorWorker
 from services.feed.config import LIVE_PROVIDERS
-from services.feed.replay import replay_bars
 from services.ml.config import MLSettings
-from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
-from services.risk.worker import RiskWorker
 from services.runtime.errors import StartupRefused
-from services.runtime.worker import ServiceWorker
+
+if TYPE_CHECKING:  # pandas, the strategies and the workers load when a session runs, not for `logos --help`
+    import pandas as pd
+
+    from services.runtime.worker import ServiceWorker
 
 SESSION_SIZING: str = MLSettings.model_fields["sizing"].default  # the stack's default: one session, one sizing
 
@@ -58,6 +53,11 @@ async def run_session(
 
     A venue whose trading rules cannot be read refuses here (StartupRefused), before the first bar.
     """
+    from services.executor.worker import ExecutorWorker
+    from services.feed.replay import replay_bars
+    from services.ml.worker import MLWorker
+    from services.risk.worker import RiskWorker
+
     bus = Bus.memory(logos.streams)
     executor_worker = ExecutorWorker(executor, bus, symbols=sorted(frames))
     describe_session(executor_worker, ml, risk)
@@ -120,6 +120,10 @@ def trade(
     ] = False,
 ) -> None:
     """Run a paper session in one process and write its artifacts under runs/live/sessions/."""
+    from logos.data.fixtures import fixture_path
+    from logos.data.loading import BarDataError, load_bars
+    from logos.strategies import StrategyError, get_strategy
+
     choice = BrokerChoice(broker, exchange, dry_run, sandbox, venue_symbol or [], not paper, i_acknowledge_risk)
     venue_settings = choice.apply(ExecutorSettings())
     if venue_settings.live or venue_settings.broker != "paper":
@@ -183,6 +187,11 @@ def replay_check(
     sizing: SizingOption = SESSION_SIZING,
 ) -> None:
     """Replay a fixture as a paper session and check its trades equal the backtest's; exit 0 only then."""
+    from logos.data.fixtures import fixture_path
+    from logos.data.loading import BarDataError, load_bars
+    from logos.strategies import StrategyError, get_strategy
+    from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
+
     try:
         params = get_strategy(strategy).parse_params(param or [])
         frames = load_bars(fixture_path(fixture))
