@@ -185,3 +185,25 @@ def test_pages_when_every_page_opened_then_nothing_written_under_home(fixture_ho
         open_page(page)
 
     assert tree_digest(fixture_home) == before
+
+
+def test_backtests_when_run_too_short_to_annualize_then_cards_say_not_annualized(fixture_home: Path) -> None:
+    from logos.backtest.artifacts import write_backtest
+    from logos.backtest.engine import BacktestConfig, run_backtest
+    from logos.data.fixtures import fixture_catalog, fixture_path
+    from logos.data.loading import load_bars
+    from logos.strategies import get_strategy
+
+    frame = load_bars(fixture_path("sma_demo_1m"))["sma_demo_1m"]
+    spec, config = fixture_catalog()["sma_demo_1m"], BacktestConfig(strategy="buy_and_hold")
+    result = run_backtest(frame, spec, get_strategy("buy_and_hold"), config)
+    write_backtest(result, config, spec, "fixture:sma_demo_1m", fixture_home / "runs" / "zz_two_days")
+    app = open_page("pages/backtests.py")
+    options = app.selectbox(key="bt_run").options
+    app.selectbox(key="bt_run").select_index(
+        next(i for i, o in enumerate(options) if o.startswith("zz_two_days"))
+    ).run()
+
+    cards = {metric.label: metric for metric in app.metric}
+    assert cards["CAGR"].value == "n/a" and cards["Sharpe"].value == "n/a"
+    assert "span 2.08 days < 30 days" in cards["Sharpe"].proto.help and cards["MaxDD"].value != "n/a"

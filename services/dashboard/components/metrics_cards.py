@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from logos.backtest.metrics import unannualized
+
 # (metrics.json key, label, kind, help)
 CARDS = (
     ("cagr", "CAGR", "percent", "Compound annual growth rate of equity."),
@@ -49,9 +51,19 @@ def delta(value: Any, other: Any, kind: str) -> str | None:
     return f"{change * 100:+,.2f} pp" if kind == "percent" else f"{change:+,.2f}"
 
 
+def not_annualized(metrics: Mapping[str, Any]) -> dict[str, str]:
+    """Which annualized figures the run's span was too short for, and why (none for runs that do not say)."""
+    span = number(metrics.get("span_days"))
+    return unannualized(span) if span is not None else {}
+
+
 def metrics_cards(metrics: Mapping[str, Any], compare_to: Mapping[str, Any] | None = None) -> None:
     """Render one card per metric; with ``compare_to``, each card shows its delta against it."""
     columns = st.columns(len(CARDS))
+    left_out = not_annualized(metrics)
     for column, (key, label, kind, help_text) in zip(columns, CARDS, strict=True):
         change = delta(metrics.get(key), compare_to.get(key), kind) if compare_to is not None else None
-        column.metric(label, formatted(metrics.get(key), kind), delta=change, help=help_text, border=True)
+        shown = formatted(metrics.get(key), kind)
+        if key in left_out and number(metrics.get(key)) is None:
+            shown, help_text = "n/a", f"{help_text} Not annualized: {left_out[key]}."
+        column.metric(label, shown, delta=change, help=help_text, border=True)
