@@ -104,6 +104,7 @@ def serve(
         for line in exc.lines:
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
+    app.state.exit_on_refusal = True  # a worker that refuses to start: its lines and exit 2
     uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
 
 

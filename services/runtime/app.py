@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -105,9 +107,18 @@ def build_app(
             block_seconds=settings.logos.read_block_seconds,
             maxlen=settings.logos.stream_maxlen,
         )
-        worker = worker_class(settings, service_bus)
-        app.state.worker = worker
-        await worker.start()
+        try:
+            worker = worker_class(settings, service_bus)
+            app.state.worker = worker
+            await worker.start()
+        except StartupRefused as exc:
+            if not getattr(app.state, "exit_on_refusal", False):
+                raise
+            # `logos serve`: the refusal's lines and exit 2, as for a refused configuration, not
+            # the server's traceback of a failed lifespan (nothing has started that needs stopping)
+            sys.stderr.write("".join(f"error: {line}\n" for line in exc.lines))
+            sys.stderr.flush()
+            os._exit(2)
         try:
             yield
         finally:

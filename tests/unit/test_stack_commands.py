@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import NoReturn
@@ -87,3 +89,32 @@ def test_status_when_every_service_answers_then_exit_0_and_when_one_is_down_then
     _answering(monkeypatch, down={"risk"})
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 1 and result.stderr.splitlines() == ["down: risk"]
+
+
+def test_serve_when_the_worker_refuses_to_start_then_its_line_and_exit_2_without_a_traceback(
+    isolated_home: Path,
+) -> None:
+    pointer = isolated_home / "runs" / "live" / "current_session"
+    pointer.parent.mkdir(parents=True)
+    pointer.write_text("../../etc\n")
+    environment = os.environ | {
+        "EXECUTOR_PORT": str(free_port()),
+        "LOGOS_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "executor"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: executor: session id in {pointer} '../../etc' is not a safe name: use 1-128 letters, digits, '.', "
+        "'_' or '-', starting with a letter or digit; remove the file to start a new session"
+    ]
