@@ -127,7 +127,7 @@ def test_run_when_a_defect_raises_then_one_line_and_exit_1(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the ledger\nbroke")
 
-    monkeypatch.setattr("services.cli.backtest.run_backtest", broken)
+    monkeypatch.setattr("logos.backtest.engine.run_backtest", broken)
     assert run(BACKTEST) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [
@@ -139,7 +139,7 @@ def test_run_when_logos_debug_is_set_then_a_defect_shows_its_traceback(monkeypat
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the ledger broke")
 
-    monkeypatch.setattr("services.cli.backtest.run_backtest", broken)
+    monkeypatch.setattr("logos.backtest.engine.run_backtest", broken)
     monkeypatch.setenv("LOGOS_DEBUG", "1")
     with pytest.raises(RuntimeError, match="the ledger broke"):
         run(BACKTEST)
