@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import NoReturn
@@ -15,6 +13,7 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.cli.stack import SERVICES
+from tests.support.cli_process import run_logos
 from tests.support.redis_process import free_port
 
 runner = CliRunner()
@@ -97,19 +96,7 @@ def test_serve_when_the_worker_refuses_to_start_then_its_line_and_exit_2_without
     pointer = isolated_home / "runs" / "live" / "current_session"
     pointer.parent.mkdir(parents=True)
     pointer.write_text("../../etc\n")
-    environment = os.environ | {
-        "EXECUTOR_PORT": str(free_port()),
-        "LOGOS_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-    }
-
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "executor"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_logos("serve", "executor", env={"EXECUTOR_PORT": str(free_port())})
 
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.executor.brokers.credentials import write_stamp
 from services.executor.config import ExecutorSettings
+from tests.support.cli_process import run_logos
 
 runner = CliRunner()
 LIVE_KEY, LIVE_SECRET = "AKFAKELIVE0KEY1ID2X3", "liveSECRETfake8Hn3Jm5Kq7Wz"
@@ -160,15 +159,7 @@ def test_validate_config_when_setting_invalid_then_names_the_variable(monkeypatc
 def test_serve_when_configuration_unsafe_then_exits_non_zero_with_the_line(
     isolated_home: Path, service: str, env: dict[str, str], line: str
 ) -> None:
-    environment = {**os.environ, **env, "LOGOS_REDIS_URL": "redis://127.0.0.1:1/0"}
-    completed = subprocess.run(
-        [sys.executable, "-c", "from services.cli import main; main()", "serve", service],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_logos("serve", service, env=env)
     assert completed.returncode == 2, completed.stderr
     assert f"error: {service}: " in completed.stderr and line in completed.stderr
 
@@ -369,14 +360,6 @@ def test_validate_config_when_flat_file_misspells_a_name_then_the_file_is_named(
 def test_serve_when_settings_bad_then_one_line_each_exit_2_and_no_traceback(
     service: str, env: dict[str, str], lines: list[str]
 ) -> None:
-    environment = {**os.environ, **env, "LOGOS_REDIS_URL": "redis://127.0.0.1:1/0"}
-    completed = subprocess.run(
-        [sys.executable, "-c", "from services.cli import main; main()", "serve", service],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_logos("serve", service, env=env)
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.splitlines() == [f"error: {service}: {line}" for line in lines]
