@@ -143,7 +143,7 @@ class VenueSession:
         delta = order.target_quantity - self.broker.ledger.position(order.symbol) - open_quantity
         self.broker.decisions.add(order.id)
         if delta == 0:
-            self.recorder.order(order.id, None, [], [])
+            self.recorder.order(order.id, None, [], [], None, now)
             return step
         side = Side.BUY if delta > 0 else Side.SELL
         request = OrderRequest(self.client_id(f"o{len(self.broker.orders) + 1}"), order.symbol, side, abs(delta),
@@ -154,7 +154,7 @@ class VenueSession:
             reason = f"{order.symbol} {side.value} {abs(delta)}: {exc}; nothing sent"
             log.warning("order for decision %s denied before sending: %s", order.id, reason)
             self.denied.append(reason)
-            self.recorder.order(order.id, None, [], [])
+            self.recorder.order(order.id, None, [], [], None, now)
             self.recorder.event("venue_denied", ts=now.isoformat(), decision_id=order.id, reason=reason)
             return step
         decided = self.broker.last_bar[order.symbol].ts if order.symbol in self.broker.last_bar else now

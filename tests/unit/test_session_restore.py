@@ -24,7 +24,7 @@ def test_restore_when_log_holds_rejection_and_state_change_then_both_come_back_o
     accepted = broker.on_order(order, NOW)
     assert accepted is not None and accepted.order is not None and accepted.order.status is OrderStatus.REJECTED
     assert accepted.rejection == "quantity 80 of AAPL exceeds the venue's maximum 50"
-    recorder.order(order.id, accepted.order, accepted.canceled, accepted.executions, accepted.rejection)
+    recorder.order(order.id, accepted.order, accepted.canceled, accepted.executions, accepted.rejection, NOW)
     change = TradingStateChanged(ts=NOW, trading_state=TradingState.REDUCING, kill_switch=False,
                                  cause="reject_rate", detail="100% of the last 1 orders were rejected")  # fmt: skip
     recorder.state_change(change)

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -178,8 +178,8 @@ class SessionRecorder:
         paper: PaperOrder | None,
         canceled: list[str],
         executions: list[Execution],
-        rejection: str | None = None,
-        ts: datetime | None = None,
+        rejection: str | None,
+        ts: datetime,
     ) -> None:
         """Record an accepted decision: the order it opened (if any), what it cancelled, immediate fills.
 
@@ -188,7 +188,7 @@ class SessionRecorder:
         """
         self.event(
             "order",
-            ts=(paper.history[0][0] if paper else ts or datetime.now(UTC)).isoformat(),
+            ts=(paper.history[0][0] if paper else ts).isoformat(),
             decision_id=decision_id,
             id=paper.id if paper else None,
             intent_id=paper.intent_id if paper else None,
