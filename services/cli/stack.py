@@ -231,19 +231,22 @@ def watch(
     typer.echo("Waiting for the stack to become ready...")
     if not wait_ready(compose, timeout):
         raise typer.Exit(1)
+    # follow from the moment the banner says the stack is up, not from whenever the first read happens
+    # to run: a stream id is the appending server's millisecond clock (this display only, no decision)
+    since = f"{time.time_ns() // 1_000_000}-0"
     typer.echo(_banner())
     if ready_file is not None:
         ready_file.touch()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_follow(LogosSettings()))
+        asyncio.run(_follow(LogosSettings(), since))
 
 
-async def _follow(settings: LogosSettings) -> None:
+async def _follow(settings: LogosSettings, since: str = "$") -> None:
     bus = Bus.redis(settings.redis_url.get_secret_value(), settings.streams)
     names = settings.streams
     shown: dict[str, tuple[Any, ...]] = {}
     try:
-        async for tailed in bus.tail([names.status, names.dlq], asyncio.Event()):
+        async for tailed in bus.tail([names.status, names.dlq], asyncio.Event(), start=since):
             message = tailed.message
             stamp = message.ts.strftime("%H:%M:%S")
             if isinstance(message, DeadLetter):
