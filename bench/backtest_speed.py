@@ -380,8 +380,8 @@ def check_round_trips(peers: list[Timing], logos_on: dict[int, Timing]) -> list[
     return failures
 
 
-def verdict(logos: Timing, peer: Timing | None, multiple: float) -> str:
-    if peer is None:
+def verdict(logos: Timing | None, peer: Timing | None, multiple: float) -> str:
+    if peer is None or logos is None:
         return "n/a (not run)"
     if peer.problem:
         return f"n/a ({peer.problem})"
@@ -570,9 +570,9 @@ def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int, cli_
     vectorbt, backtesting = by_label.get("vectorbt"), by_label.get("backtesting.py")
     print(
         f"goal: logos >= {GOAL_VECTORBT_MULTIPLE}x vectorbt: "
-        f"{verdict(logos_on[bars], vectorbt, GOAL_VECTORBT_MULTIPLE)}; "
+        f"{verdict(logos_on.get(bars), vectorbt, GOAL_VECTORBT_MULTIPLE)}; "
         f"logos >= {GOAL_BACKTESTING_MULTIPLE}x backtesting.py: "
-        f"{verdict(logos_on[len(prefix)], backtesting, GOAL_BACKTESTING_MULTIPLE)}"
+        f"{verdict(logos_on.get(len(prefix)), backtesting, GOAL_BACKTESTING_MULTIPLE)}"
     )
     if cli_runs:
         failures += time_cli(frame, cli_runs)
