@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery, decode
+from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery, Refused, decode
 from logos.bus.dead_letter import EXCERPT_CHARACTERS, canonical_json
 from logos.contracts import Bar, DeadLetter, Fill, Message
 from logos.streams import StreamNames
@@ -217,6 +217,38 @@ async def test_poison_entry_when_handler_keeps_failing_then_dead_lettered_after_
     assert Bar.model_validate_json(letter.fields["body"]).id == "BTC/USDT-2"
     (info,) = await bus.group_info("ml", [stream])
     assert info.pending == 0 and stats.handler_failures == 3
+
+
+async def test_refused_message_when_handled_then_dead_lettered_once_with_its_reason_and_never_retried(bus: Bus) -> None:
+    stream = bus.names.bars()
+    for index in range(3):
+        await bus.publish(stream, bar(index))
+    seen: list[tuple[str, int]] = []
+
+    async def handler(message: Message, delivery: Delivery) -> None:
+        seen.append((message.id, delivery.deliveries))
+        if message.id == "BTC/USDT-1":
+            await bus.publish(bus.names.intents(), intent(9))  # dropped: a refused message publishes nothing
+            raise Refused("unauthenticated: no signature")
+
+    stats = ConsumerStats()
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.consume("ml", "ml-1", [stream], handler, stop, options=FAST, stats=stats))
+
+    async def done() -> bool:
+        return stats.dead_lettered == 1 and stats.handled_total == 2
+
+    await eventually(done, what="two bars handled and one refused")
+    await asyncio.sleep(0.3)  # past the reclaim idle time: a refused entry is not delivered again
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert seen == [("BTC/USDT-0", 1), ("BTC/USDT-1", 1), ("BTC/USDT-2", 1)]
+    assert stats.refused == {"unauthenticated": 1} and stats.handler_failures == 0
+    (letter,) = await dead_letters(bus)
+    assert letter.reason == "unauthenticated: no signature" and letter.deliveries == 1
+    (info,) = await bus.group_info("ml", [stream])
+    assert info.pending == 0
+    assert await bus.length(bus.names.intents()) == 0
 
 
 async def test_consumer_when_restarted_then_own_pending_entries_come_first(bus: Bus) -> None:

@@ -3,7 +3,7 @@
 from logos.bus.backend import BackendUnavailable, GroupInfo
 from logos.bus.bus import Bus, BusUnavailable, Tailed
 from logos.bus.codec import InvalidEntry, decode, encode
-from logos.bus.consumer import Delivery, Handler
+from logos.bus.consumer import Delivery, Handler, Refused
 from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Handler",
     "InvalidEntry",
     "LastEntry",
+    "Refused",
     "Tailed",
     "decode",
     "encode",

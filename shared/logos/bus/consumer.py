@@ -35,6 +35,18 @@ class Delivery:
 Handler = Callable[[Message, Delivery], Awaitable[None]]
 
 
+class Refused(Exception):
+    """Raised by a handler for a message that must never be acted on (unauthenticated, from the future, ...).
+
+    The entry is dead-lettered at once with ``reason`` (no retry: a second delivery would be refused
+    the same way) and acknowledged; the handler has published nothing for it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Backoff:
     """Exponential backoff with jitter (between half and all of the ceiling), reset after a success."""
 
@@ -182,6 +194,11 @@ class ConsumerLoop:
             await self._handler(message, delivery)
         except (BackendUnavailable, GroupMissing, asyncio.CancelledError):
             raise  # not the message's fault: it stays pending and is delivered again
+        except Refused as exc:
+            kind = exc.reason.partition(":")[0]
+            self.stats.refused[kind] = self.stats.refused.get(kind, 0) + 1
+            await self._dead_letter(entry, deliveries, exc.reason)
+            return
         except Exception as exc:
             self.stats.handler_failures += 1
             log.warning(

@@ -35,6 +35,7 @@ class ConsumerStats:
 
     handled: dict[str, int] = field(default_factory=dict)
     dead_lettered: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # by the reason's first word, e.g. "unauthenticated"
     handler_failures: int = 0
     reclaimed: int = 0
     trimmed_before_handled: int = 0
