@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from logos.bus.options import ConsumerOptions
 from logos.paths import Paths
+from logos.secrets import SecretStore
 from logos.streams import StreamNames
 from logos.symbols import SpecCatalog, load_catalog
 
@@ -44,6 +45,11 @@ class LogosSettings(BaseSettings):
         description="Symbol specs (JSON list; default: the bundled data's). Others get 0.01 ticks, whole lots.",
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Directory of the stack's secrets, one file each (default: .logos/secrets under LOGOS_HOME; "
+        "/run/secrets in containers).",
+    )
 
     @property
     def streams(self) -> StreamNames:
@@ -52,6 +58,10 @@ class LogosSettings(BaseSettings):
     @property
     def paths(self) -> Paths:
         return Paths(self.home)
+
+    @property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.secrets_dir if self.secrets_dir is not None else self.home / ".logos" / "secrets")
 
     def symbol_specs(self) -> SpecCatalog:
         """The symbol specs every service sizes, quantizes and fills with."""
