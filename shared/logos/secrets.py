@@ -21,9 +21,18 @@ ORDERS_KEY = "orders-key"  # risk signs orders, denials and trading-state change
 CONTROL_KEY = "control-key"  # the operator's control path signs commands; risk and the executor verify
 
 
+# one Redis user per service, and one for the command line (stack watch, replay checks, the control path)
+REDIS_USERS = ("feed", "ml", "risk", "executor", "brain", "dashboard", "cli")
+
+
 def redis_password_name(user: str) -> str:
     """The file holding the Redis password of ``user`` (one user per service, and ``cli``)."""
     return f"redis-{user}"
+
+
+def stack_secret_names() -> list[str]:
+    """Every secret a stack needs: what `logos secrets init` creates."""
+    return [*(redis_password_name(user) for user in REDIS_USERS), ORDERS_KEY, CONTROL_KEY]
 
 
 class SecretMissing(ValueError):
