@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 
 QUIET_POLL_FLOOR_SECONDS = 0.001  # the in-memory backend returns at the next acknowledgement, well before
+HARD_MAXLEN_FACTOR = 10  # the last-resort cap on an append, when none is given: ten times the normal length
 
 
 class BusUnavailable(BackendUnavailable):
@@ -40,7 +42,14 @@ class Tailed:
 
 
 class Bus:
-    """Typed access to the streams of one deployment; the backend is Redis or process memory."""
+    """Typed access to the streams of one deployment; the backend is Redis or process memory.
+
+    Streams are kept near ``maxlen`` entries without ever losing one a group has not acknowledged:
+    an append caps its stream only at ``hard_maxlen`` (the last resort against a group that stopped
+    reading, far above ``maxlen``), and every ``trim_seconds`` the streams this bus appended to are
+    cut towards ``maxlen`` below the oldest entry any of their groups still needs. The cut runs
+    beside the appends, never on their path.
+    """
 
     def __init__(
         self,
@@ -48,12 +57,18 @@ class Bus:
         names: StreamNames,
         *,
         maxlen: int = 100_000,
+        hard_maxlen: int | None = None,
+        trim_seconds: float = 1.0,
         publish_timeout_seconds: float = 30.0,
     ) -> None:
         self.backend = backend
         self.names = names
         self.maxlen = maxlen
+        self.hard_maxlen = max(hard_maxlen or maxlen * HARD_MAXLEN_FACTOR, maxlen)
+        self.trim_seconds = trim_seconds
         self.publish_timeout_seconds = publish_timeout_seconds
+        self._untrimmed: set[str] = set()
+        self._trimmer: asyncio.Task[None] | None = None
 
     @classmethod
     def redis(cls, url: str, names: StreamNames, *, block_seconds: float = 1.0, **kwargs: float) -> Bus:
@@ -77,7 +92,9 @@ class Bus:
         if outbox is not None and not outbox.closed:
             outbox.entries.append((stream, fields))
             return ""  # appended with the handler's acknowledgement; the entry id is Redis's to give then
-        return await self._retrying(lambda: self.backend.add(stream, fields, self.maxlen))
+        entry_id = await self._retrying(lambda: self.backend.add(stream, fields, self.hard_maxlen))
+        self._appended(stream)
+        return entry_id
 
     async def publish_and_ack(self, outbox: Outbox, stream: str, group: str, entry_id: str) -> None:
         """Append what a handler published and acknowledge its entry, in one transaction."""
@@ -85,7 +102,45 @@ class Bus:
         if not entries:
             await self.backend.ack(stream, group, entry_id)
             return
-        await self._retrying(lambda: self.backend.add_many_and_ack(entries, self.maxlen, stream, group, entry_id))
+        await self._retrying(lambda: self.backend.add_many_and_ack(entries, self.hard_maxlen, stream, group, entry_id))
+        for target, _ in entries:
+            self._appended(target)
+
+    def _appended(self, stream: str) -> None:
+        """Note that ``stream`` grew; the trimmer cuts it within ``trim_seconds``."""
+        self._untrimmed.add(stream)
+        if self._trimmer is None or self._trimmer.done():
+            self._trimmer = asyncio.get_running_loop().create_task(self._trim_untrimmed(), name="logos-bus-trim")
+
+    async def _trim_untrimmed(self) -> None:
+        """Cut the streams appended to since the last pass; one held back by a slow group is tried again."""
+        held: set[str] = set()
+        while self._untrimmed:
+            await asyncio.sleep(self.trim_seconds)
+            streams, self._untrimmed = self._untrimmed, set()
+            for stream in sorted(streams):
+                try:
+                    trimmed = await self.backend.trim(stream, self.maxlen)
+                except BackendUnavailable:
+                    self._untrimmed.add(stream)  # the next pass tries again
+                    continue
+                except Exception:
+                    log.exception("could not trim %s", stream)
+                    continue
+                if trimmed.held_back:
+                    self._untrimmed.add(stream)
+                    if stream not in held:
+                        log.info(
+                            "%s is longer than %d entries: a group has not acknowledged the rest", stream, self.maxlen
+                        )
+                    held.add(stream)
+                else:
+                    held.discard(stream)
+
+    async def trim_now(self, streams: Sequence[str]) -> None:
+        """Cut ``streams`` towards ``maxlen`` at once, as the periodic trimmer would."""
+        for stream in streams:
+            await self.backend.trim(stream, self.maxlen)
 
     async def consume(
         self,
@@ -177,6 +232,10 @@ class Bus:
         return await self.backend.ping(timeout_seconds)
 
     async def close(self) -> None:
+        if self._trimmer is not None and not self._trimmer.done():
+            self._trimmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._trimmer
         await self.backend.close()
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
+from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry, Trimmed
 
 IdKey = tuple[int, int]
 
@@ -31,6 +31,7 @@ class _Pending:
 class _Group:
     last_delivered: IdKey = (0, 0)
     pending: dict[str, _Pending] = field(default_factory=dict)
+    entries_read: int = 0  # as Redis counts: entries delivered, so one trimmed unread is never counted
 
 
 @dataclass
@@ -39,7 +40,7 @@ class _Stream:
     ids: list[str] = field(default_factory=list)
     fields: list[dict[str, str]] = field(default_factory=list)
     groups: dict[str, _Group] = field(default_factory=dict)
-    sequence: int = 0
+    sequence: int = 0  # also the number of entries ever added
 
     def entry(self, entry_id: str) -> dict[str, str] | None:
         index = bisect_right(self.keys, _key(entry_id)) - 1
@@ -92,7 +93,9 @@ class MemoryBackend:
 
     async def ensure_group(self, stream: str, group: str) -> None:
         self._check()
-        self._stream(stream).groups.setdefault(group, _Group())
+        state = self._stream(stream)
+        if group not in state.groups:  # made at id 0: what the stream no longer holds counts as read
+            state.groups[group] = _Group(entries_read=state.sequence - len(state.keys))
 
     async def read_group(
         self, group: str, consumer: str, positions: dict[str, str], count: int, block_seconds: float
@@ -118,6 +121,7 @@ class MemoryBackend:
                 for index in range(start, min(start + count, len(state.keys))):
                     entry_id = state.ids[index]
                     state_group.last_delivered = state.keys[index]
+                    state_group.entries_read += 1
                     state_group.pending[entry_id] = _Pending(consumer, 1, now)
                     entries.append(RawEntry(stream, entry_id, dict(state.fields[index])))
             else:
@@ -259,12 +263,33 @@ class MemoryBackend:
             GroupInfo(
                 stream,
                 len(group.pending),
-                len(state.keys) - bisect_right(state.keys, group.last_delivered),
+                state.sequence - group.entries_read,
                 name,
                 f"{group.last_delivered[0]}-{group.last_delivered[1]}",
+                length=len(state.keys),
+                first_id=state.ids[0] if state.ids else None,
+                last_id=f"{state.sequence}-0",
+                oldest_pending=min(group.pending, key=_key) if group.pending else None,
             )
             for name, group in state.groups.items()
         ]
+
+    async def trim(self, stream: str, maxlen: int) -> Trimmed:
+        self._check()
+        state = self._streams.get(stream)
+        excess = len(state.keys) - maxlen if state else 0
+        if state is None or excess <= 0:
+            return Trimmed(0, held_back=False)
+        removable = len(state.keys)
+        for group in state.groups.values():
+            if group.pending:
+                horizon = min(_key(entry_id) for entry_id in group.pending)
+            else:
+                horizon = (group.last_delivered[0], group.last_delivered[1] + 1)
+            removable = min(removable, bisect_left(state.keys, horizon))
+        cut = min(excess, removable)
+        del state.keys[:cut], state.ids[:cut], state.fields[:cut]
+        return Trimmed(cut, held_back=removable < excess)
 
     async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
         infos: list[GroupInfo] = []

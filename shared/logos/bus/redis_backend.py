@@ -9,7 +9,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry
+from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry, Trimmed, id_key
 
 _UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 # KEYS: marker, target stream, source stream; ARGV: marker ttl (ms), maxlen, group, entry id, field/value pairs.
@@ -25,6 +25,85 @@ end
 redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
 return added
 """
+
+# Helpers of the two scripts below: ids compared as Redis orders them, flat replies read as maps.
+_ID_FUNCTIONS = """
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function older(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am < bm or (am == bm and as < bs)
+end
+local function after(id)
+  local ms, seq = parts(id)
+  return string.format('%d-%d', ms, seq + 1)
+end
+local function map(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+"""
+# KEYS: the stream; ARGV: maxlen, most entries one call may remove. Returns {removed, held back, more}.
+# It runs alone, so no group reads or acknowledges between reading the horizon and cutting below it.
+# A group's horizon is its oldest pending entry, else the entry after its last delivered one; the cut
+# stops below the lowest horizon (a stream no group reads has none) and keeps at least maxlen entries.
+_TRIM = (
+    _ID_FUNCTIONS
+    + """
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return {0, 0, 0} end
+local horizon = nil
+for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local group = map(row)
+  local edge
+  if group['pending'] > 0 then
+    edge = redis.call('XPENDING', KEYS[1], group['name'])[2]
+  else
+    edge = after(group['last-delivered-id'])
+  end
+  if horizon == nil or older(edge, horizon) then horizon = edge end
+end
+local probe = math.min(excess, tonumber(ARGV[2]))
+local below
+if horizon == nil then
+  below = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', probe)
+else
+  below = redis.call('XRANGE', KEYS[1], '-', '(' .. horizon, 'COUNT', probe)
+end
+local held = 0
+if #below < probe then held = 1 end
+if #below == 0 then return {0, held, 0} end
+local removed = redis.call('XTRIM', KEYS[1], 'MINID', '~', after(below[#below][1]))
+local more = 0
+if held == 0 and probe < excess and removed > 0 then more = 1 end
+return {removed, held, more}
+"""
+)
+# KEYS: the stream. Returns false when it does not exist, else {length, first id or false, last id,
+# {{group, pending, last delivered id, lag or -1, oldest pending id or false}, ...}}, read at one instant.
+_STATE = (
+    _ID_FUNCTIONS
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local stream = map(redis.call('XINFO', 'STREAM', KEYS[1]))
+local first = false
+if stream['first-entry'] then first = stream['first-entry'][1] end
+local groups = {}
+for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local group = map(row)
+  local oldest = false
+  if group['pending'] > 0 then oldest = redis.call('XPENDING', KEYS[1], group['name'])[2] end
+  table.insert(groups, {group['name'], group['pending'], group['last-delivered-id'], group['lag'] or -1, oldest})
+end
+return {stream['length'], first, stream['last-generated-id'], groups}
+"""
+)
+TRIM_STEP = 10_000
+"""Most entries one trim call removes: the script runs alone on the server, so it stays short."""
 
 
 def _text(value: bytes | str) -> str:
@@ -56,6 +135,8 @@ class RedisBackend:
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._add_once_and_ack = client.register_script(_ADD_ONCE_AND_ACK)
+        self._trim = client.register_script(_TRIM)
+        self._state = client.register_script(_STATE)
 
     @classmethod
     def from_url(cls, url: str, *, block_seconds: float = 1.0) -> RedisBackend:
@@ -107,7 +188,7 @@ class RedisBackend:
     async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]:
         if not entry_ids:
             return {}
-        ordered = sorted(entry_ids, key=_id_key)
+        ordered = sorted(entry_ids, key=id_key)
         rows = await self._call(
             self._client.xpending_range(stream, group, min=ordered[0], max=ordered[-1], count=len(ordered) * 4 + 100)
         )
@@ -148,12 +229,36 @@ class RedisBackend:
         response = await self._call(self._client.xread(positions, count=count, block=block))  # type: ignore[arg-type]
         return [entry for stream, items in response or [] for entry in _entries(_text(stream), items)]
 
+    async def trim(self, stream: str, maxlen: int) -> Trimmed:
+        removed, held_back = 0, False
+        while True:
+            cut, held, more = await self._call(self._trim(keys=[stream], args=[maxlen, TRIM_STEP]))
+            removed, held_back = removed + int(cut), bool(held)
+            if not more:
+                return Trimmed(removed, held_back)
+
     async def groups(self, stream: str) -> list[GroupInfo]:
         try:
-            groups = await self._call(self._client.xinfo_groups(stream))
+            state = await self._call(self._state(keys=[stream]))
         except redis_errors.ResponseError:
+            return []  # not a stream
+        if not state:
             return []
-        return _group_infos(stream, groups)
+        length, first, last, groups = state
+        return [
+            GroupInfo(
+                stream,
+                int(pending),
+                None if int(lag) < 0 else int(lag),
+                _text(name),
+                _text(delivered),
+                length=int(length),
+                first_id=_text(first) if first else None,
+                last_id=_text(last),
+                oldest_pending=_text(oldest) if oldest else None,
+            )
+            for name, pending, delivered, lag, oldest in groups
+        ]
 
     async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
         pipeline = self._client.pipeline(transaction=False)
@@ -188,11 +293,6 @@ class RedisBackend:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
 
 
 def _group_infos(stream: str, groups: list[dict[str, Any]]) -> list[GroupInfo]:
