@@ -139,8 +139,9 @@ class RiskEngine:
         self.killed = True
         return self._move(now, TradingState.HALTED, "kill_switch", reason)
 
-    def halt(self, now: datetime, reason: str) -> RiskEvent:
-        return self._move(now, TradingState.HALTED, "operator", reason)
+    def halt(self, now: datetime, reason: str, cause: str = "operator") -> RiskEvent:
+        """Stop trading until an operator resumes; ``cause`` names why (an operator, or e.g. ``stream_gap``)."""
+        return self._move(now, TradingState.HALTED, cause, reason)
 
     def resume(self, now: datetime, reason: str) -> RiskEvent:
         """Release the kill switch and any halt; drawdowns are measured afresh from here."""
