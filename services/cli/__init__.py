@@ -13,7 +13,7 @@ from typer.exceptions import Abort, TyperException
 from logos import __version__
 from logos.error_text import one_line
 from logos.settings import LogosDebug
-from services.cli import backtest, contracts, ml, portfolio, stack, stack_replay, trade
+from services.cli import backtest, contracts, ml, portfolio, secrets_command, stack, stack_replay, trade
 from services.cli.brokers import brokers_app, validate_config
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command()(stack.status)
 app.command()(stack.kill)
 app.command()(stack.resume)
 app.add_typer(brokers_app, name="brokers")
+app.add_typer(secrets_command.secrets_app, name="secrets")
 app.command("validate-config")(validate_config)
 
 

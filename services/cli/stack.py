@@ -242,7 +242,7 @@ def watch(
 
 
 async def _follow(settings: LogosSettings, since: str = "$") -> None:
-    bus = Bus.redis(settings.redis_url.get_secret_value(), settings.streams)
+    bus = Bus.redis(settings.redis_url_for("cli"), settings.streams)
     names = settings.streams
     shown: dict[str, tuple[Any, ...]] = {}
     try:

@@ -102,7 +102,7 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.logos.log_level)
         service_bus = bus or Bus.redis(
-            settings.logos.redis_url.get_secret_value(),
+            settings.logos.redis_url_for(worker_class.service),  # its own Redis user (logos.bus.acl)
             settings.logos.streams,
             block_seconds=settings.logos.read_block_seconds,
             maxlen=settings.logos.stream_maxlen,

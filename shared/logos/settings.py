@@ -7,9 +7,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from logos.bus.credentials import url_with_credentials
 from logos.bus.options import ConsumerOptions
 from logos.paths import Paths
-from logos.secrets import SecretStore
+from logos.secrets import SecretStore, redis_password_name
 from logos.streams import StreamNames
 from logos.symbols import SpecCatalog, load_catalog
 
@@ -62,6 +63,14 @@ class LogosSettings(BaseSettings):
     @property
     def secrets(self) -> SecretStore:
         return SecretStore(self.secrets_dir if self.secrets_dir is not None else self.home / ".logos" / "secrets")
+
+    def redis_url_for(self, user: str) -> str:
+        """The Redis URL ``user`` connects with: its password from the secrets (``redis-<user>``) when that exists.
+
+        A password in LOGOS_REDIS_URL wins; no secret file means no credentials (a Redis without users).
+        """
+        password = self.secrets.get(redis_password_name(user))
+        return url_with_credentials(self.redis_url.get_secret_value(), user, password)
 
     def symbol_specs(self) -> SpecCatalog:
         """The symbol specs every service sizes, quantizes and fills with."""
