@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
+from logos.auth import Authenticator, Unauthenticated
 from logos.bus.backend import BackendUnavailable, GroupInfo, StreamBackend
 from logos.bus.codec import InvalidEntry, decode, encode
 from logos.bus.consumer import Backoff, ConsumerLoop, Handler
@@ -60,8 +61,11 @@ class Bus:
         hard_maxlen: int | None = None,
         trim_seconds: float = 1.0,
         publish_timeout_seconds: float = 30.0,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.backend = backend
+        # signs what this process publishes on the signed streams and checks what it reads there (logos.auth)
+        self.authenticator = authenticator
         self.names = names
         self.maxlen = maxlen
         self.hard_maxlen = max(hard_maxlen or maxlen * HARD_MAXLEN_FACTOR, maxlen)
@@ -69,6 +73,7 @@ class Bus:
         self.publish_timeout_seconds = publish_timeout_seconds
         self._untrimmed: set[str] = set()
         self._trimmer: asyncio.Task[None] | None = None
+        self._trim_owner: Bus | None = None  # a view made by with_authenticator trims through the bus it came from
 
     @classmethod
     def redis(cls, url: str, names: StreamNames, *, block_seconds: float = 1.0, **kwargs: float) -> Bus:
@@ -83,11 +88,31 @@ class Bus:
         """Return a bus held in this process's memory, for in-process runs and tests."""
         return cls(MemoryBackend(), names or StreamNames(), **kwargs)  # type: ignore[arg-type]
 
+    def with_authenticator(self, authenticator: Authenticator | None) -> Bus:
+        """Return a bus on the same store that signs and verifies with ``authenticator`` (one per service)."""
+        view = Bus(
+            self.backend,
+            self.names,
+            maxlen=self.maxlen,
+            hard_maxlen=self.hard_maxlen,
+            trim_seconds=self.trim_seconds,
+            publish_timeout_seconds=self.publish_timeout_seconds,
+            authenticator=authenticator,
+        )
+        view._trim_owner = self._trim_owner or self
+        return view
+
+    def authenticate(self, stream: str, fields: dict[str, str]) -> str | None:
+        """Return the signer of an entry read from ``stream`` (None: not verified here); raise Unauthenticated."""
+        return None if self.authenticator is None else self.authenticator.verify(stream, fields)
+
     async def publish(self, stream: str, message: Message) -> str:
-        """Append ``message`` to ``stream`` (trimmed with MAXLEN ~); retry while the store is away."""
+        """Append ``message`` to ``stream`` (signed there if it must be); retry while the store is away."""
         fields = encode(message)
         if fields["type"] not in self.names.accepted_types(stream):
             raise ValueError(f"a {fields['type']} does not belong on {stream}")
+        if self.authenticator is not None:
+            fields = self.authenticator.sign(stream, fields)
         outbox = CURRENT_OUTBOX.get()
         if outbox is not None and not outbox.closed:
             outbox.entries.append((stream, fields))
@@ -108,6 +133,9 @@ class Bus:
 
     def _appended(self, stream: str) -> None:
         """Note that ``stream`` grew; the trimmer cuts it within ``trim_seconds``."""
+        if self._trim_owner is not None:
+            self._trim_owner._appended(stream)
+            return
         self._untrimmed.add(stream)
         if self._trimmer is None or self._trimmer.done():
             self._trimmer = asyncio.get_running_loop().create_task(self._trim_untrimmed(), name="logos-bus-trim")
@@ -179,8 +207,9 @@ class Bus:
             for entry in entries:
                 positions[entry.stream] = entry.entry_id
                 try:
+                    self.authenticate(entry.stream, entry.fields or {})
                     message = decode(entry.fields or {}, self.names.accepted_types(entry.stream))
-                except InvalidEntry as exc:
+                except (InvalidEntry, Unauthenticated) as exc:
                     log.warning("tail: skipping %s %s: %s", entry.stream, entry.entry_id, exc)
                     continue
                 yield Tailed(entry.stream, entry.entry_id, message)
@@ -206,8 +235,9 @@ class Bus:
         messages = []
         for entry in reversed(entries):
             try:
+                self.authenticate(stream, entry.fields or {})  # a forged entry must not rebuild any state either
                 messages.append(decode(entry.fields or {}, self.names.accepted_types(stream)))
-            except InvalidEntry:
+            except (InvalidEntry, Unauthenticated):
                 continue  # it went to the dead-letter stream when it was delivered
         return messages
 

@@ -1,4 +1,8 @@
-"""Stream entries <-> wire messages: the envelope every entry carries, and its validation."""
+"""Stream entries <-> wire messages: the envelope every entry carries, and its validation.
+
+An entry is ``type``, ``v`` and ``body``; on a signed stream (orders, control) it also carries
+``signer`` and ``sig``, which :mod:`logos.auth` adds and checks over those three fields.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from logos.auth import FIELD_SIGNATURE, FIELD_SIGNER, SIGNED_FIELDS
 from logos.contracts import MESSAGE_TYPES, SCHEMA_VERSION, WIRE, Message
 
 FIELD_TYPE = "type"
 FIELD_VERSION = "v"
 FIELD_BODY = "body"
 _FIELDS = frozenset({FIELD_TYPE, FIELD_VERSION, FIELD_BODY})
+_SIGNATURE_FIELDS = frozenset({FIELD_SIGNER, FIELD_SIGNATURE})  # checked by logos.auth, not here
+assert SIGNED_FIELDS == (FIELD_TYPE, FIELD_VERSION, FIELD_BODY), "a signature covers the whole envelope"
 
 
 class InvalidEntry(ValueError):
@@ -38,7 +45,7 @@ def decode(fields: Mapping[str, str], accepted: frozenset[str]) -> Message:
     missing = sorted(_FIELDS - fields.keys())
     if missing:
         raise InvalidEntry(f"missing field(s) {', '.join(missing)}; an entry has type, v and body")
-    unexpected = sorted(fields.keys() - _FIELDS)
+    unexpected = sorted(fields.keys() - _FIELDS - _SIGNATURE_FIELDS)
     if unexpected:
         raise InvalidEntry(f"unexpected field(s) {', '.join(unexpected)}; an entry has type, v and body")
     if fields[FIELD_VERSION] != str(SCHEMA_VERSION):

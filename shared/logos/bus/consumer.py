@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from logos.auth import Unauthenticated
 from logos.bus.backend import BackendUnavailable, GroupMissing, RawEntry
 from logos.bus.codec import InvalidEntry, decode, encode
 from logos.bus.dead_letter import MARKER_TTL_SECONDS, dead_letter_for, reason_digest
@@ -25,11 +26,15 @@ log = logging.getLogger("logos.bus")
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a message came from and how often it has been delivered (1 on the first try)."""
+    """Where a message came from, how often it has been delivered (1 on the first try) and who signed it.
+
+    ``signer`` is the key id whose signature the bus checked (logos.auth), None on a stream it does not verify.
+    """
 
     stream: str
     entry_id: str
     deliveries: int
+    signer: str | None = None
 
 
 Handler = Callable[[Message, Delivery], Awaitable[None]]
@@ -183,11 +188,16 @@ class ConsumerLoop:
             await self._dead_letter(entry, deliveries, f"delivered {deliveries} times without an acknowledgement")
             return
         try:
+            signer = self._bus.authenticate(entry.stream, fields)  # before anything reads the body
+        except Unauthenticated as exc:
+            await self._refuse(entry, deliveries, f"unauthenticated: {exc}")
+            return
+        try:
             message = decode(fields, self._accepted[entry.stream])
         except InvalidEntry as exc:
             await self._dead_letter(entry, deliveries, f"invalid entry: {exc}")
             return
-        delivery = Delivery(entry.stream, entry.entry_id, deliveries)
+        delivery = Delivery(entry.stream, entry.entry_id, deliveries, signer)
         outbox = Outbox()
         token = CURRENT_OUTBOX.set(outbox)
         try:
@@ -195,9 +205,7 @@ class ConsumerLoop:
         except (BackendUnavailable, GroupMissing, asyncio.CancelledError):
             raise  # not the message's fault: it stays pending and is delivered again
         except Refused as exc:
-            kind = exc.reason.partition(":")[0]
-            self.stats.refused[kind] = self.stats.refused.get(kind, 0) + 1
-            await self._dead_letter(entry, deliveries, exc.reason)
+            await self._refuse(entry, deliveries, exc.reason)
             return
         except Exception as exc:
             self.stats.handler_failures += 1
@@ -220,6 +228,12 @@ class ConsumerLoop:
         message_type = fields["type"]
         self.stats.handled[message_type] = self.stats.handled.get(message_type, 0) + 1
         self.stats.last = LastEntry(entry.stream, entry.entry_id, message_type, utc_now())
+
+    async def _refuse(self, entry: RawEntry, deliveries: int, reason: str) -> None:
+        """Dead-letter an entry that must never be acted on, counted by the reason's first word."""
+        kind = reason.partition(":")[0]
+        self.stats.refused[kind] = self.stats.refused.get(kind, 0) + 1
+        await self._dead_letter(entry, deliveries, reason)
 
     async def _dead_letter(self, entry: RawEntry, deliveries: int, reason: str) -> None:
         letter = dead_letter_for(entry, self._group, self._consumer, deliveries, reason)
