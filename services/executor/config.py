@@ -58,6 +58,12 @@ class ExecutorSettings(ServiceSettings):
     poll_seconds: float = Field(
         default=2.0, gt=0, le=300, description="How often working venue orders are asked for their fills and state."
     )
+    snapshot_events: int = Field(
+        default=2000,
+        ge=0,
+        description="Write the session's restorable state to snapshot.json every this many events, so a restart "
+        "reads it and only the tail of state.jsonl (0: never; orders routed to a venue never snapshot).",
+    )
     accept_mismatch: bool = Field(
         default=False,
         description="Start although start-up reconciliation found the venue's orders or positions differ (logged).",

@@ -90,6 +90,8 @@ class ExecutorWorker(ServiceWorker):
         if self.venue is not None and not settings.dry_run:
             self.routing = VenueSession(self.broker, self.venue, self.recorder, session_id,
                                         settings.fills.taker_fee_bps)  # fmt: skip
+        else:  # a venue's orders are the venue session's state, which a snapshot does not hold
+            self.recorder.snapshot_every = settings.snapshot_events
         self._lock = asyncio.Lock()  # one venue conversation at a time: a decision, a poll or a kill
         try:
             restored = self.recorder.restore(self.broker, self.routing.restore_event if self.routing else None)
@@ -213,6 +215,7 @@ class ExecutorWorker(ServiceWorker):
     async def handle(self, message: Message, delivery: Delivery) -> None:
         async with self._lock:
             await self._handle(message)
+            self.recorder.settle()  # between messages: a snapshot when one is due
 
     async def _handle(self, message: Message) -> None:
         match message:
@@ -324,8 +327,8 @@ class ExecutorWorker(ServiceWorker):
         directory = self.recorder.write(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
         self.last_checkpoint = {
             "at": datetime.now(UTC).isoformat(),
-            "bars": len(self.recorder.accounts),
-            "fills": len(ledger.executions),
+            "bars": self.recorder.bars,
+            "fills": self.broker.fill_count,
             "directory": str(directory),
             "reason": reason,
         }
@@ -369,12 +372,12 @@ class ExecutorWorker(ServiceWorker):
             "session": self.recorder.session_id,
             "cash": str(ledger.cash),
             "positions": {symbol: str(quantity) for symbol, quantity in ledger.positions.items()},
-            "fills": len(ledger.executions),
+            "fills": self.broker.fill_count,
             "working_orders": len(self.broker.working()),
             "broker": self.executor_settings.broker,
             "dry_run": self.venue is not None and self.executor_settings.dry_run,
             "dry_run_orders": len(self.recorder.dry_runs),
-            "bars": len(self.recorder.accounts),
+            "bars": self.recorder.bars,
             "session_directory": str(self.recorder.directory),
             "checkpoint": self.last_checkpoint,
         } | ({"venue": self._venue_details(self.routing)} if self.routing is not None else {})

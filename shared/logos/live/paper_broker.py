@@ -4,18 +4,24 @@ A new target replaces whatever is still working for the symbol: the broker cance
 the difference between the target and its own (authoritative) position, so a duplicated or replayed
 target is harmless. Fills go through the same :class:`FillModel` and :class:`FifoLedger` as a
 backtest, which is why a paper session equals the backtest of the same bars.
+
+A long session keeps only what it still needs in memory: :meth:`PaperBroker.retire` hands over the
+finished orders and the booked fills (the session writes them to its files), and :meth:`state` /
+:meth:`PaperBroker.from_state` carry the rest — cash, lots, working orders, marks, the last bars,
+the decisions seen — through a snapshot.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
 from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
-from logos.execution.ledger import Execution, FifoLedger
+from logos.execution.ledger import Execution, FifoLedger, Lot
 from logos.execution.order_states import WORKING, OrderStatus, check_transition
 from logos.symbols import SymbolSpec
 
@@ -47,6 +53,41 @@ class PaperOrder:
         self.status = check_transition(self.status, status)
         self.history.append((when, status))
 
+    def state(self) -> dict[str, Any]:
+        """Everything about the order, as JSON values (decimals as their exact strings)."""
+        return {
+            "id": self.id,
+            "decision_id": self.decision_id,
+            "intent_id": self.intent_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "quantity": str(self.quantity),
+            "decided_at": self.decided_at.isoformat(),
+            "order_type": self.order_type.value,
+            "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "filled": str(self.filled),
+            "status": self.status.value,
+            "history": [[when.isoformat(), status.value] for when, status in self.history],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PaperOrder:
+        limit = state["limit_price"]
+        return cls(
+            state["id"],
+            state["decision_id"],
+            state["intent_id"],
+            state["symbol"],
+            Side(state["side"]),
+            Decimal(state["quantity"]),
+            datetime.fromisoformat(state["decided_at"]),
+            OrderType(state["order_type"]),
+            None if limit is None else Decimal(limit),
+            Decimal(state["filled"]),
+            OrderStatus(state["status"]),
+            [(datetime.fromisoformat(when), OrderStatus(status)) for when, status in state["history"]],
+        )
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -73,10 +114,82 @@ class PaperBroker:
     decisions: set[str] = field(default_factory=set)
     marks: dict[str, Decimal] = field(default_factory=dict)
     last_bar: dict[str, Bar] = field(default_factory=dict)
+    retired_orders: int = 0  # finished orders handed over by retire(): no longer in ``orders``
+    retired_fills: int = 0  # fills handed over by retire(): no longer in ``ledger.executions``
 
     def __post_init__(self) -> None:
         self.ledger = FifoLedger(cash=self.cash)
         self.model = FillModel(self.fills)
+
+    @property
+    def order_count(self) -> int:
+        """Orders placed in the session, retired or not."""
+        return self.retired_orders + len(self.orders)
+
+    @property
+    def fill_count(self) -> int:
+        """Fills booked in the session, retired or not."""
+        return self.retired_fills + len(self.ledger.executions)
+
+    # -- keeping memory bounded: what is done leaves, what is needed goes into a snapshot ------
+
+    def retire(self) -> tuple[list[PaperOrder], list[Execution]]:
+        """Hand over the finished orders and the fills booked so far, and forget them (and the closed lots).
+
+        Call it between messages, never while a handler still looks its order up.
+        """
+        finished = [paper for paper in self.orders.values() if paper.status not in WORKING]
+        for paper in finished:
+            del self.orders[paper.id]
+        executions, self.ledger.executions = self.ledger.executions, []
+        self.ledger.closed.clear()  # round trips are a backtest's table; a session's is trades.csv
+        self.retired_orders += len(finished)
+        self.retired_fills += len(executions)
+        return finished, executions
+
+    def state(self) -> dict[str, Any]:
+        """The broker's restorable state as JSON values, exact decimals as strings; retire() first.
+
+        Fills not yet retired are not part of it: a snapshot is taken right after retire().
+        """
+        ledger = self.ledger
+        assert not ledger.executions, "retire() before taking the broker's state"
+        return {
+            "cash": str(ledger.cash),
+            "realized_pnl": str(ledger.realized_pnl),
+            "fees_paid": str(ledger.fees_paid),
+            "lots": {
+                symbol: [[str(lot.quantity), str(lot.price), lot.opened_at.isoformat(), str(lot.fee)] for lot in lots]
+                for symbol, lots in ledger.lots.items()
+            },
+            "positions": {symbol: str(quantity) for symbol, quantity in ledger.positions.items()},
+            "orders": [paper.state() for paper in self.orders.values()],
+            "decisions": sorted(self.decisions),
+            "marks": {symbol: str(mark) for symbol, mark in self.marks.items()},
+            "last_bar": {symbol: bar.model_dump(mode="json") for symbol, bar in self.last_bar.items()},
+            "retired_orders": self.retired_orders,
+            "retired_fills": self.retired_fills,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Become the broker ``state`` describes (as :meth:`state` wrote it)."""
+        ledger = self.ledger
+        ledger.cash = Decimal(state["cash"])
+        ledger.realized_pnl = Decimal(state["realized_pnl"])
+        ledger.fees_paid = Decimal(state["fees_paid"])
+        ledger.lots = {
+            symbol: deque(
+                Lot(Decimal(q), Decimal(p), datetime.fromisoformat(at), Decimal(fee)) for q, p, at, fee in lots
+            )
+            for symbol, lots in cast(dict[str, list[list[str]]], state["lots"]).items()
+        }
+        ledger.positions = {symbol: Decimal(quantity) for symbol, quantity in state["positions"].items()}
+        ledger.executions, ledger.closed = [], []
+        self.orders = {paper.id: paper for paper in map(PaperOrder.from_state, state["orders"])}
+        self.decisions = set(state["decisions"])
+        self.marks = {symbol: Decimal(mark) for symbol, mark in state["marks"].items()}
+        self.last_bar = {symbol: Bar.model_validate(bar) for symbol, bar in state["last_bar"].items()}
+        self.retired_orders, self.retired_fills = state["retired_orders"], state["retired_fills"]
 
     # -- rebuilding from the session's event log after a restart -------------------------------
 
@@ -143,7 +256,7 @@ class PaperBroker:
             return Accepted(None, canceled_ids, [])
         side = Side.BUY if delta > 0 else Side.SELL
         decided = self.last_bar[order.symbol].ts if order.symbol in self.last_bar else now
-        paper = PaperOrder(f"o{len(self.orders) + 1}", order.id, order.intent_id, order.symbol, side, abs(delta),
+        paper = PaperOrder(f"o{self.order_count + 1}", order.id, order.intent_id, order.symbol, side, abs(delta),
                            decided, order.order_type, order.limit_price)  # fmt: skip
         self.orders[paper.id] = paper
         paper.move(now, OrderStatus.SUBMITTED)

@@ -5,6 +5,10 @@ appended as it happens), state.json (the latest account), orders.csv, trades.csv
 backtest's), positions.csv, account.csv, session.md (the summary first), plots/equity.png, and
 logs/run.log (a readable line per order, fill, denial and state change, as it happens).
 
+Memory stays flat however long the session runs: account rows, finished orders and fills go to
+spool/ as they happen (:mod:`logos.live.session_spool`), and every ``snapshot_every`` events
+snapshot.json holds the restorable state, so a restart reads it and only the tail of state.jsonl.
+
 runs/live/latest_session points at the newest session from the moment it starts (a symlink moved
 atomically), so a running session is never hidden behind an older finished one; its files appear at
 each checkpoint and at the end, and readers take a session without them as running.
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -31,12 +35,19 @@ from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.run_log import NO_TIME, RunLog
 from logos.live.session_markdown import session_markdown
+from logos.live.session_spool import (
+    RowSpool,
+    SessionCorrupt,
+    cells,
+    read_snapshot,
+    read_tail,
+    write_snapshot,
+)
 from logos.live.summary import SessionSummary, summarize
 from logos.paths import Paths
 
-
-class SessionCorrupt(RuntimeError):
-    """A session's event log cannot be read back; the message names the file, the line and what to do."""
+__all__ = ["DENIAL_ROWS", "DryRunOrder", "SessionCorrupt", "SessionRecorder", "read_events"]
+DENIAL_ROWS = 200  # denials kept as rows for session.md; beyond them only their counts by rule
 
 
 def _fill(execution: Execution) -> dict[str, str]:
@@ -49,24 +60,8 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """Read a session's event log; a torn last line (a crash mid-write) is dropped, anything else refuses."""
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").split("\n")
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line:
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if number == len(lines):  # the last line, unterminated: written when the process died
-                break
-            raise SessionCorrupt(
-                f"{path} line {number} is not valid JSON ({exc.msg}); the session cannot be reconciled. Move "
-                f"{path.parent} aside to start a new session, or repair the line if you know what it held."
-            ) from None
-    return records
+    """Read a session's whole event log; a torn last line (a crash mid-write) is dropped, anything else refuses."""
+    return read_tail(path)[0]
 
 
 ACCOUNT_COLUMNS = [
@@ -112,13 +107,23 @@ class DryRunOrder:
 
 @dataclass
 class SessionRecorder:
-    """Writes one session's events as they happen and its artifacts at the end."""
+    """Writes one session's events as they happen and its artifacts at the end.
+
+    ``snapshot_every`` > 0 takes a snapshot (and retires the broker's finished orders and fills to
+    the spool) every that many events, at the first :meth:`settle` after them; 0 never does, and a
+    restart then replays the whole event log.
+    """
 
     paths: Paths
     session_id: str
     configuration: dict[str, Any]
-    denials: list[OrderDenied] = field(default_factory=list)
-    accounts: list[AccountSnapshot] = field(default_factory=list)
+    snapshot_every: int = 0
+    denials: list[OrderDenied] = field(default_factory=list)  # the first DENIAL_ROWS
+    denied: int = 0  # every denial recorded
+    denied_by: dict[str, tuple[int, str]] = field(default_factory=dict)  # rule: its count, its first detail
+    bars: int = 0  # bars handled (each an account row in account.csv)
+    first_account: AccountSnapshot | None = None
+    last_account: AccountSnapshot | None = None
     state_changes: list[TradingStateChanged] = field(default_factory=list)
     dry_runs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the venue's side of a routed session, for session.md
@@ -126,13 +131,27 @@ class SessionRecorder:
     trading_state: TradingState = TradingState.ACTIVE  # the last one risk reported
     kill_switch: bool = False
     summary: SessionSummary | None = None  # as of the last write
-    _events: TextIO | None = None
+    events: int = 0  # lines of state.jsonl, restored ones included
+    last_read: dict[str, Any] = field(default_factory=dict)  # what restore() read: snapshot or not, offset, events
+    _events: BinaryIO | None = None
     _run_log: RunLog | None = None
     _denial_ids: set[str] = field(default_factory=set)
+    _broker: PaperBroker | None = None  # the broker restore() rebuilt, whose state a snapshot holds
+    _since_snapshot: int = 0
+
+    def __post_init__(self) -> None:
+        spool = self.directory / "spool"
+        self._account_rows = RowSpool(spool / "account.csv", ACCOUNT_COLUMNS)
+        self._order_rows = RowSpool(spool / "orders.csv", ORDER_COLUMNS)
+        self._trade_rows = RowSpool(spool / "trades.csv", EXECUTION_COLUMNS)
 
     @property
     def directory(self) -> Path:
         return self.paths.live_session(self.session_id)
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.directory / "snapshot.json"
 
     @property
     def run_log(self) -> RunLog:
@@ -143,7 +162,7 @@ class SessionRecorder:
     def open(self) -> None:
         (self.directory / "logs").mkdir(parents=True, exist_ok=True)
         (self.directory / "plots").mkdir(exist_ok=True)
-        self._events = (self.directory / "state.jsonl").open("a", encoding="utf-8")
+        self._events = (self.directory / "state.jsonl").open("ab")
 
     def start(self, resumed_events: int = 0) -> None:
         """Open the session, log its start (or resumption) with its settings, and point latest_session at it."""
@@ -159,8 +178,10 @@ class SessionRecorder:
             self.open()
         assert self._events is not None
         line = json.dumps({"event": kind, **fields}, default=str, sort_keys=True)
-        self._events.write(line + "\n")
+        self._events.write(line.encode("utf-8") + b"\n")
         self._events.flush()
+        self.events += 1
+        self._since_snapshot += 1
         if kind == "order" and fields.get("decision_id"):
             self.decisions.add(str(fields["decision_id"]))
         if kind != "bar" or fields.get("fills"):  # a quiet bar has no line in run.log
@@ -168,7 +189,7 @@ class SessionRecorder:
 
     def bar(self, bar: Bar, executions: list[Execution], snapshot: AccountSnapshot) -> None:
         """Record a handled bar — its fills and the account after it — as one line (all or nothing)."""
-        self.accounts.append(snapshot)
+        self._note_bar(snapshot)
         self.event("bar", bar=bar.model_dump(mode="json"), fills=[_fill(e) for e in executions],
                    account=snapshot.model_dump(mode="json"))  # fmt: skip
 
@@ -227,9 +248,19 @@ class SessionRecorder:
         self.event("denied", denial=denial.model_dump(mode="json"))
 
     def _note_denial(self, denial: OrderDenied) -> None:
-        self.denials.append(denial)
+        if len(self.denials) < DENIAL_ROWS:
+            self.denials.append(denial)
+        self.denied += 1
+        count, first = self.denied_by.get(denial.reason.value, (0, denial.detail))
+        self.denied_by[denial.reason.value] = (count + 1, first)
         self._denial_ids.add(denial.id)
         self.trading_state = denial.trading_state
+
+    def _note_bar(self, snapshot: AccountSnapshot) -> None:
+        self.bars += 1
+        self.first_account = self.first_account or snapshot
+        self.last_account = snapshot
+        self._account_rows.append([cells(snapshot, ACCOUNT_COLUMNS)])
 
     def state_change(self, change: TradingStateChanged) -> None:
         """Record a change of risk's trading state or kill switch (a breaker, the kill switch, an operator)."""
@@ -256,37 +287,52 @@ class SessionRecorder:
             self.open()
         directory = self.directory
         self.summary = self._summarize(orders, executions)
-        _write_csv(table(executions, EXECUTION_COLUMNS), directory / "trades.csv")
-        _write_csv(table(orders, ORDER_COLUMNS), directory / "orders.csv")
-        accounts = table(self.accounts, ACCOUNT_COLUMNS)
-        _write_csv(accounts, directory / "account.csv")
-        last = self.accounts[-1] if self.accounts else None
+        self._trade_rows.write_table(directory / "trades.csv", [cells(e, EXECUTION_COLUMNS) for e in executions])
+        self._write_orders(orders, directory / "orders.csv")
+        self._account_rows.write_table(directory / "account.csv")
+        last = self.last_account
         _write_csv(table(last.positions if last else (), POSITION_COLUMNS), directory / "positions.csv")
         if last is not None:
             atomic_write_text(directory / "state.json", last.model_dump_json(indent=2) + "\n")
-        self._plot(accounts)
-        markdown = session_markdown(self, len(orders), len(executions), realized, fees, last)
+        self._plot()
+        total_orders, total_fills = self._order_rows.rows + len(orders), self._trade_rows.rows + len(executions)
+        markdown = session_markdown(self, total_orders, total_fills, realized, fees, last)
         atomic_write_text(directory / "session.md", markdown)
         self._log_summary(self.summary, moment, last)
         return directory
 
+    def _write_orders(self, orders: list[Any], target: Path) -> None:
+        """orders.csv: the paper orders by number (the retired ones from the spool), then the dry run's requests."""
+        paper = [cells(order, ORDER_COLUMNS) for order in orders if isinstance(order, PaperOrder)]
+        others = [cells(order, ORDER_COLUMNS) for order in orders if not isinstance(order, PaperOrder)]
+        if not self._order_rows.rows:
+            self._order_rows.write_table(target, paper + others)
+            return
+        placed = sorted(self._order_rows.read() + paper, key=lambda row: int(row[0][1:]))  # ids o1, o2, ...
+        self._order_rows.write_table(target, others, replace=placed)
+
     def finish(self, orders: list[Any], executions: list[Execution], realized: Decimal, fees: Decimal) -> Path:
         """Write the artifact set and close the logs: the session is over."""
         directory = self._write(orders, executions, realized, fees, "end")
+        if self.snapshot_every and self._broker is not None:
+            self.snapshot()  # a restart of a finished session reads it, not the whole log
         if self._events is not None:
             self._events.close()
             self._events = None
+        for spool in (self._account_rows, self._order_rows, self._trade_rows):
+            spool.close()
         self.run_log.close()
         return directory
 
     def _summarize(self, orders: list[Any], executions: list[Execution]) -> SessionSummary:
         placed = sum(1 for order in orders if isinstance(order, PaperOrder))  # not a dry run's venue requests
         return summarize(
-            bars=len(self.accounts),
-            fills=len(executions),
-            orders=placed,
+            bars=self.bars,
+            fills=self._trade_rows.rows + len(executions),
+            orders=self._order_rows.rows + placed,
             approved=len(self.decisions),
             denials=self.denials,
+            denied_by=self.denied_by,
             trading_state=self.trading_state,
             kill_switch=self.kill_switch,
             dry_runs=self.dry_runs,
@@ -300,17 +346,39 @@ class SessionRecorder:
             self.run_log.line(when, "WARN", f"summary ({moment}): {line}")
 
     def restore(self, broker: PaperBroker, other: Callable[[dict[str, Any]], None] | None = None) -> int:
-        """Rebuild ``broker`` and this recorder from the session's event log; return the events read.
+        """Rebuild ``broker`` and this recorder from the snapshot and the event log after it; return the events.
 
-        ``other`` gets, in their place in the log, the events this recorder does not know (a venue's).
+        Without a snapshot the whole log is read. ``other`` gets, in their place in the log, the events
+        this recorder does not know (a venue's). A line torn by a crash is cut off the log, and the
+        spooled rows go back to where the snapshot left them: what follows is rebuilt from the log.
         """
-        records = read_events(self.directory / "state.jsonl")
+        self._broker = broker
+        log = self.directory / "state.jsonl"
+        snapshot = read_snapshot(self.snapshot_path)
+        offset = 0
+        if snapshot is None:
+            for spool in (self._account_rows, self._order_rows, self._trade_rows):
+                spool.cut(0, 0)
+        else:
+            broker.load_state(snapshot["broker"])
+            self._load_state(snapshot["recorder"])
+            offset, self.events = snapshot["log_offset"], snapshot["events"]
+            for spool, name in (
+                (self._account_rows, "account"),
+                (self._order_rows, "orders"),
+                (self._trade_rows, "trades"),
+            ):
+                spool.cut(*snapshot["spools"][name])
+        records, end = read_tail(log, offset)
+        if log.exists() and log.stat().st_size > end:
+            os.truncate(log, end)  # the torn line of a crash: its message comes again
+        self.last_read = {"snapshot": snapshot is not None, "offset": offset, "events": len(records)}
         for record in records:
             kind = record["event"]
             if kind == "bar":
-                snapshot = AccountSnapshot.model_validate(record["account"])
+                snapshot_ = AccountSnapshot.model_validate(record["account"])
                 broker.restore_bar(Bar.model_validate(record["bar"]), record["fills"])
-                self.accounts.append(snapshot)
+                self._note_bar(snapshot_)
             elif kind == "order":
                 broker.restore_order(record)
                 self.decisions.add(record["decision_id"])
@@ -325,11 +393,85 @@ class SessionRecorder:
                     broker.orders[order_id].move(datetime.fromisoformat(record["ts"]), OrderStatus.CANCELED)
             elif other is not None:
                 other(record)
-        return len(records)
+        self.events += len(records)
+        if self.snapshot_every and records:
+            self.snapshot()
+        return self.events
 
-    def _plot(self, accounts: pd.DataFrame) -> None:
-        if accounts.empty:
+    def settle(self) -> None:
+        """Between two messages: take a snapshot when ``snapshot_every`` events have passed since the last one."""
+        if self.snapshot_every and self._broker is not None and self._since_snapshot >= self.snapshot_every:
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        """Retire the broker's finished orders and fills to the spool, then write snapshot.json atomically.
+
+        The spools and the log are made durable before the snapshot that points into them is renamed
+        into place; a crash at any step leaves the previous snapshot, whose offsets cut off whatever
+        was appended after it.
+        """
+        broker = self._broker
+        assert broker is not None, "restore() binds the broker a snapshot holds"
+        if self._events is None:
+            self.open()
+        assert self._events is not None
+        finished, executions = broker.retire()
+        self._order_rows.append([cells(paper, ORDER_COLUMNS) for paper in finished])
+        self._trade_rows.append([cells(execution, EXECUTION_COLUMNS) for execution in executions])
+        spools = {"account": self._account_rows, "orders": self._order_rows, "trades": self._trade_rows}
+        for spool in spools.values():
+            spool.sync()
+        self._events.flush()
+        os.fsync(self._events.fileno())
+        write_snapshot(
+            self.snapshot_path,
+            {
+                "events": self.events,
+                "log_offset": self._events.tell(),
+                "spools": {name: [spool.offset(), spool.rows] for name, spool in spools.items()},
+                "broker": broker.state(),
+                "recorder": self._state(),
+            },
+        )
+        self._since_snapshot = 0
+
+    def _state(self) -> dict[str, Any]:
+        """The recorder's restorable state, as JSON values."""
+        return {
+            "bars": self.bars,
+            "first_account": self.first_account.model_dump(mode="json") if self.first_account else None,
+            "last_account": self.last_account.model_dump(mode="json") if self.last_account else None,
+            "denials": [denial.model_dump(mode="json") for denial in self.denials],
+            "denied": self.denied,
+            "denied_by": {rule: list(entry) for rule, entry in self.denied_by.items()},
+            "denial_ids": sorted(self._denial_ids),
+            "state_changes": [change.model_dump(mode="json") for change in self.state_changes],
+            "dry_runs": self.dry_runs,
+            "decisions": sorted(self.decisions),
+            "trading_state": self.trading_state.value,
+            "kill_switch": self.kill_switch,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        accounts = [
+            None if state[key] is None else AccountSnapshot.model_validate(state[key])
+            for key in ("first_account", "last_account")
+        ]
+        self.bars, (self.first_account, self.last_account) = state["bars"], accounts
+        self.denials = [OrderDenied.model_validate(denial) for denial in state["denials"]]
+        self.denied = state["denied"]
+        self.denied_by = {rule: (count, first) for rule, (count, first) in state["denied_by"].items()}
+        self._denial_ids = set(state["denial_ids"])
+        self.state_changes = [TradingStateChanged.model_validate(change) for change in state["state_changes"]]
+        self.dry_runs = state["dry_runs"]
+        self.decisions = set(state["decisions"])
+        self.trading_state, self.kill_switch = TradingState(state["trading_state"]), state["kill_switch"]
+
+    def _plot(self) -> None:
+        if not self.bars:
             return
+        rows = self._account_rows.read()
+        accounts = pd.DataFrame({"ts": [row[0] for row in rows], "equity": [row[2] for row in rows]})
         import matplotlib
 
         matplotlib.use("Agg")

@@ -17,7 +17,7 @@ def session_markdown(
     recorder: SessionRecorder, orders: int, fills: int, realized: Decimal, fees: Decimal, last: AccountSnapshot | None
 ) -> str:
     """Render session.md from what ``recorder`` holds and the ledger's totals."""
-    start = recorder.accounts[0].equity if recorder.accounts else None
+    start = recorder.first_account.equity if recorder.first_account else None
     lines = [f"# Paper session {recorder.session_id}", ""]
     lines += recorder.summary.markdown() if recorder.summary is not None else []
     lines += ["## Result", ""]
@@ -25,17 +25,12 @@ def session_markdown(
         change = (last.equity / start - 1) * 100 if start else Decimal(0)
         lines += [f"- equity: {start} → {last.equity} ({change:.2f} %)", f"- cash: {last.cash}"]
     lines += [f"- realized PnL: {realized}", f"- fees: {fees}", f"- orders: {orders}", f"- fills: {fills}"]
-    lines += [f"- denied intents: {len(recorder.denials)}", "", "## Risk", ""]
+    lines += [f"- denied intents: {recorder.denied}", "", "## Risk", ""]
     if recorder.denials:
-        counts: dict[str, int] = {}
-        for denial in recorder.denials:
-            counts[denial.reason.value] = counts.get(denial.reason.value, 0) + 1
-        for reason, count in sorted(counts.items()):
+        for reason, (count, _) in sorted(recorder.denied_by.items()):
             lines.append(f"- {reason}: {count} denied; {remedy(DenialReason(reason))}")
         lines += ["", "| time | symbol | reason | detail |", "|---|---|---|---|"]
-        lines += [
-            f"| {d.ts.isoformat()} | {d.symbol} | {d.reason.value} | {d.detail} |" for d in recorder.denials[:200]
-        ]
+        lines += [f"| {d.ts.isoformat()} | {d.symbol} | {d.reason.value} | {d.detail} |" for d in recorder.denials]
     else:
         lines.append("- no intent was denied")
     lines += ["", "### Trading state", ""]
@@ -49,9 +44,9 @@ def session_markdown(
     else:
         lines.append("- no change of trading state during the session")
     lines += ["", "## Data", ""]
-    if recorder.accounts:
-        first, final = recorder.accounts[0].bar_ts, recorder.accounts[-1].bar_ts
-        lines.append(f"- bars from {first} to {final} ({len(recorder.accounts)} handled)")
+    if recorder.first_account and recorder.last_account:
+        first, final = recorder.first_account.bar_ts, recorder.last_account.bar_ts
+        lines.append(f"- bars from {first} to {final} ({recorder.bars} handled)")
     if recorder.notes:
         lines += ["", "## Venue", "", *recorder.notes]
     configuration = json.dumps(recorder.configuration, indent=2, sort_keys=True, default=str)

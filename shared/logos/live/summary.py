@@ -7,7 +7,7 @@ says so with the rule and the setting to change (:mod:`logos.risk.remedies`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,16 +141,26 @@ def summarize(
     trading_state: TradingState,
     kill_switch: bool,
     dry_runs: Sequence[dict[str, Any]] = (),
+    denied_by: Mapping[str, tuple[int, str]] | None = None,
 ) -> SessionSummary:
-    """Summarize a session from its counts, its denials and its dry run's records."""
+    """Summarize a session from its counts, its denials and its dry run's records.
+
+    ``denied_by`` (rule: its count and first explanation), when given, counts the denials instead of
+    ``denials``: a long session keeps only its first denials.
+    """
     built = sum(1 for record in dry_runs if record["outcome"] == "dry_run")
     refused = [("venue rules", str(record["reason"])) for record in dry_runs if record["outcome"] != "dry_run"]
+    if denied_by is None:
+        by_rule = rule_counts([(denial.reason.value, denial.detail) for denial in denials])
+    else:
+        ranked = sorted(denied_by, key=lambda rule: (-denied_by[rule][0], rule))
+        by_rule = tuple(RuleCount(rule, *denied_by[rule]) for rule in ranked)
     return SessionSummary(
         bars=bars,
         fills=fills,
         orders=orders,
         approved=approved,
-        denials=rule_counts([(denial.reason.value, denial.detail) for denial in denials]),
+        denials=by_rule,
         trading_state=trading_state,
         kill_switch=kill_switch,
         dry_runs=built,
