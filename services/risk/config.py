@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from logos.risk.limits import RiskLimits
+from logos.risk.limits import DEFAULT_LIMITS, RiskLimits, over_defaults
 from services.runtime.settings import ServiceSettings
-
-# Conservative defaults: a paper account of 100,000 trades small and stops early.
-DEFAULT_LIMITS = RiskLimits(
-    max_order_notional=Decimal(25_000),
-    max_position_notional=Decimal(50_000),
-    max_gross_exposure=Decimal(150_000),
-    max_net_exposure=Decimal(120_000),
-    max_orders_per_minute=60,
-    max_intraday_drawdown=Decimal("0.05"),
-    max_drawdown=Decimal("0.15"),
-    max_reject_rate=Decimal("0.5"),
-    reject_window=20,
-    stale_after_seconds=180,
-)
 
 
 class RiskSettings(ServiceSettings):
@@ -49,15 +34,8 @@ class RiskSettings(ServiceSettings):
     @field_validator("limits", mode="before")
     @classmethod
     def _over_defaults(cls, value: Any) -> Any:
-        """Read ``RISK_LIMITS__<NAME>`` over the conservative defaults: naming one limit keeps the others.
-
-        ``off`` (or ``none``) switches a rule off explicitly.
-        """
-        if not isinstance(value, dict):
-            return value
-        given = {name: None if str(item).strip().lower() in ("off", "none", "null") else item
-                 for name, item in value.items()}  # fmt: skip
-        return DEFAULT_LIMITS.model_dump() | given
+        """Read ``RISK_LIMITS__<NAME>`` over the conservative defaults (``off`` switches a rule off)."""
+        return over_defaults(value)
 
     def state_path(self) -> Path:
         return self.state_file or self.logos.paths.runs / "live" / "risk_state.json"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RiskLimits(BaseModel):
@@ -34,3 +36,46 @@ class RiskLimits(BaseModel):
     recover_automatically: bool = Field(
         default=True, description="Return REDUCING to ACTIVE once the breaker that caused it clears."
     )
+
+
+# Conservative defaults: a paper account of 100,000 trades small and stops early.
+DEFAULT_LIMITS = RiskLimits(
+    max_order_notional=Decimal(25_000),
+    max_position_notional=Decimal(50_000),
+    max_gross_exposure=Decimal(150_000),
+    max_net_exposure=Decimal(120_000),
+    max_orders_per_minute=60,
+    max_intraday_drawdown=Decimal("0.05"),
+    max_drawdown=Decimal("0.15"),
+    max_reject_rate=Decimal("0.5"),
+    reject_window=20,
+    stale_after_seconds=180,
+)
+
+
+def over_defaults(value: Any) -> Any:
+    """Read ``RISK_LIMITS__<NAME>`` over the conservative defaults: naming one limit keeps the others.
+
+    ``off`` (or ``none``) switches a rule off explicitly.
+    """
+    if not isinstance(value, dict):
+        return value
+    given = {name: None if str(item).strip().lower() in ("off", "none", "null") else item
+             for name, item in value.items()}  # fmt: skip
+    return DEFAULT_LIMITS.model_dump() | given
+
+
+class ConfiguredLimits(BaseSettings):
+    """Risk's limits as the stack's environment sets them (``RISK_LIMITS__<NAME>``), for the executor's wall.
+
+    The executor's hard limits default to twice these, so raising risk's limits keeps its own above them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RISK_", env_nested_delimiter="__", extra="ignore", frozen=True)
+
+    limits: RiskLimits = DEFAULT_LIMITS
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        return over_defaults(value)
