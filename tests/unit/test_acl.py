@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import stat
 from pathlib import Path
 
@@ -107,9 +108,10 @@ def test_redis_url_for_when_the_secret_exists_then_the_service_connects_as_itsel
 def test_secrets_init_when_run_twice_then_creates_each_once_and_never_prints_a_value(
     isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    store = SecretStore(isolated_home / ".logos" / "secrets")
+    shutil.rmtree(store.directory, ignore_errors=True)  # a stack that has none yet
     assert run(["secrets", "init"]) == 0
     first = capsys.readouterr().out
-    store = SecretStore(isolated_home / ".logos" / "secrets")
     assert [line.removeprefix("created ") for line in first.splitlines()[:-1]] == [
         str(store.path(name)) for name in stack_secret_names()
     ]
@@ -126,6 +128,7 @@ def test_secrets_redis_acl_when_a_password_is_missing_then_one_line_and_exit_2(
     isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "acl" / "users.acl"
+    shutil.rmtree(isolated_home / ".logos" / "secrets", ignore_errors=True)
     assert run(["secrets", "redis-acl", "--out", str(out)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "redis-feed" in error and "logos secrets init" in error

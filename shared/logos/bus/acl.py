@@ -56,8 +56,11 @@ GROUP_COMMANDS = (
     "+xinfo|groups +xinfo|stream +xinfo|consumers +xlen +xrange +xrevrange"
 )
 APPEND_COMMANDS = "+xadd +xtrim"  # XADD with MAXLEN/MINID, and XTRIM by the slowest group
-READ_COMMANDS = "+xread +xrange +xrevrange +xlen +xpending +xinfo|groups +xinfo|stream +xinfo|consumers"
-# the consumer dead-letters with a script: XADD on dlq, EXISTS/SET of its marker, XACK on the source
+READ_COMMANDS = "+xread +xrange +xrevrange +xlen +xpending +xinfo|groups +xinfo|stream +xinfo|consumers +exists"
+# The bus runs scripts: a dead letter (XADD on dlq, EXISTS/SET of its marker, XACK on the source), a
+# stream's groups read at one instant, a producer's trim below the slowest group. Redis counts every key
+# a script is given as read and written, but checks each command the script runs against its user's
+# rules: a script can do only what its user may do directly, so scripts may be given every key.
 SCRIPT_COMMANDS = "+evalsha +eval +script|load +script|exists"
 
 # an ACL file is split on spaces and parentheses, and key patterns are globs: keep the prefix plain
@@ -84,9 +87,8 @@ class UserPolicy:
         if self.appends:
             rules.append(_selector(APPEND_COMMANDS, _keys("~", self.appends)))
         marker_keys = f"~{names.dlq}:seen:*"
-        if self.dead_letters:
-            rules.append(_selector(SCRIPT_COMMANDS, [marker_keys, *_keys("~", (names.dlq, *self.consumes))]))
         session_keys = f"~{names.prefix}:session*"
+        rules.append(_selector(SCRIPT_COMMANDS, [*_keys("~", self.reads), marker_keys, session_keys]))
         if self.session_writes:
             rules.append(_selector("+get +exists +set", [session_keys, *([marker_keys] if self.dead_letters else [])]))
         else:
