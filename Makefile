@@ -67,6 +67,7 @@ bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtes
 	python bench/portfolio_speed.py
 	python bench/pipeline_latency.py
 	python bench/dashboard_load.py
+	python bench/executor_memory.py
 
 screenshots: install  ## Refresh docs/img/dashboard_*.png: every dashboard page in headless Chromium
 	LOGOS_SCREENSHOTS=$(CURDIR)/docs/img python -m pytest tests/ui/test_browser.py -q
