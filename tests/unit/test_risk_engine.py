@@ -145,3 +145,117 @@ def test_fills_when_applied_then_position_view_moves_and_snapshot_replaces_it() 
     assert risk.check(intent("2"), NOW).order_quantity == 0
     risk.on_account(account("1000", AAPL="5"))
     assert risk.check(intent("2"), NOW).order_quantity == D(-3)
+
+
+def probe_engine(**limits: object) -> RiskEngine:
+    """The probe's account: limits 25,000 per order and 50,000 per position, AAPL at 104, whole shares."""
+    risk = RiskEngine(
+        RiskLimits(**({"max_order_notional": D(25_000), "max_position_notional": D(50_000)} | limits)),  # type: ignore[arg-type]
+        lot_sizes={"AAPL": D(1)},
+    )
+    risk.on_bar("AAPL", NOW, D(104))
+    return risk
+
+
+def held(risk: RiskEngine, quantity: str, ts: datetime = NOW) -> None:
+    """The executor's account shows ``quantity`` AAPL."""
+    risk.on_account(account("100000", ts, AAPL=quantity))
+
+
+def test_check_when_reduction_worth_more_than_the_order_limit_then_first_slice_approved() -> None:
+    risk = probe_engine()
+    held(risk, "2000")
+    decision = risk.check(intent("191", price="104"), NOW)
+    assert decision.approved and decision.slice_number == 1
+    assert decision.target_quantity == D(1760) and decision.order_quantity == D(-240)  # 240 x 104 = 24,960
+    assert {"max_order_notional", "max_position", "max_gross_exposure"} <= set(decision.checks_passed)
+
+
+def test_next_slices_when_account_shows_each_slice_held_then_next_until_target_reached() -> None:
+    risk = probe_engine()
+    held(risk, "2000")
+    targets = [risk.check(intent("191", price="104"), NOW).target_quantity]
+    assert risk.next_slices(NOW) == []  # the first slice is still working
+    for minute in range(1, 20):
+        assert targets[-1] is not None
+        held(risk, str(targets[-1]), NOW + timedelta(minutes=minute))
+        slices = risk.next_slices(NOW + timedelta(minutes=minute))
+        if not slices:
+            break
+        (step,) = slices
+        assert step.number == len(targets) + 1 and step.intent.target_quantity == D(191)
+        assert abs(step.target_quantity - targets[-1]) * step.reference_price <= D(25_000)
+        targets.append(step.target_quantity)
+    assert targets == [D(n) for n in (1760, 1520, 1280, 1040, 800, 560, 320, 191)]
+    assert risk.reductions == {}
+
+
+def test_next_slices_when_a_newer_intent_or_a_halt_comes_then_the_reduction_stops() -> None:
+    risk = probe_engine()
+    held(risk, "2000")
+    risk.check(intent("0", price="104"), NOW)
+    assert risk.check(intent("1900", price="104"), NOW).approved  # a newer target replaces the reduction
+    held(risk, "1760")
+    assert risk.next_slices(NOW) == [] and risk.reductions == {}
+    risk.check(intent("0", price="104"), NOW)
+    risk.kill(NOW, "drill")
+    held(risk, "1520")
+    assert risk.next_slices(NOW) == []
+    risk.resume(NOW, "drill over")
+    assert risk.next_slices(NOW) == []  # a resume does not restart it: the next intent does
+
+
+def test_reduction_when_trading_is_reducing_then_passes_every_notional_check() -> None:
+    risk = probe_engine(max_gross_exposure=D(100_000), max_net_exposure=D(100_000))
+    held(risk, "2000")
+    (event,) = risk.evaluate(NOW)
+    assert risk.state is TradingState.REDUCING and event.cause == "limit_breach"
+    decision = risk.check(intent("1900", price="104"), NOW)  # 10,400 of order: not sliced
+    assert decision.approved and decision.slice_number is None and decision.target_quantity == D(1900)
+    assert risk.check(intent("2100", price="104"), NOW).reason is DenialReason.REDUCING_ONLY
+
+
+def test_limit_breach_when_position_never_approved_then_reducing_with_numbers_until_within_limits() -> None:
+    risk = probe_engine()
+    assert risk.check(intent("191", price="104"), NOW).approved
+    held(risk, "191")
+    assert risk.evaluate(NOW) == []
+    held(risk, "2000")  # a forged order took it there
+    (event,) = risk.evaluate(NOW)
+    assert event.state is TradingState.REDUCING and event.cause == "limit_breach"
+    assert "position 2000 of AAPL is worth 208000 at 104, above max_position_notional 50000" in event.detail
+    assert "not approved by risk: AAPL" in risk.reducing_details["limit_breach"]
+    held(risk, "1000")
+    assert risk.evaluate(NOW) == [] and risk.state is TradingState.REDUCING  # still 104,000
+    held(risk, "480")  # 49,920
+    (recovered,) = risk.evaluate(NOW)
+    assert recovered.state is TradingState.ACTIVE and "limit_breach" not in risk.reducing_causes
+
+
+def test_limit_breach_when_price_drifts_over_an_approved_position_then_not_a_breach() -> None:
+    risk = probe_engine()
+    assert risk.check(intent("230", price="104"), NOW).approved
+    held(risk, "230")
+    assert risk.check(intent("450", price="104"), NOW).approved  # 46,800
+    held(risk, "450")
+    risk.on_bar("AAPL", NOW + timedelta(minutes=1), D(130))  # 58,500
+    assert risk.evaluate(NOW + timedelta(minutes=1)) == [] and risk.state is TradingState.ACTIVE
+
+
+def test_limit_breach_when_gross_exposure_over_its_limit_then_raised_even_within_each_position_limit() -> None:
+    risk = probe_engine(max_gross_exposure=D(60_000))
+    risk.on_bar("MSFT", NOW, D(100))
+    risk.on_account(account("100000", AAPL="400", MSFT="400"))  # 41,600 + 40,000, neither approved
+    (event,) = risk.evaluate(NOW)
+    assert event.cause == "limit_breach" and "gross exposure 81600 is above max_gross_exposure 60000" in event.detail
+
+
+def test_limit_breach_when_already_reducing_for_another_cause_then_raised_as_its_own_change() -> None:
+    risk = probe_engine(stale_after_seconds=60)
+    risk.on_bar("MSFT", NOW + timedelta(minutes=5), D(100))
+    (stale,) = risk.evaluate(NOW + timedelta(minutes=5))
+    assert stale.cause == "stale_data"
+    held(risk, "2000", NOW + timedelta(minutes=5))
+    (breach,) = risk.evaluate(NOW + timedelta(minutes=5))
+    assert breach.state is TradingState.REDUCING and breach.cause == "limit_breach"
+    assert risk.evaluate(NOW + timedelta(minutes=5)) == []  # raised once

@@ -2,8 +2,18 @@
 
 Trading state: ACTIVE (every check applies) → REDUCING (only orders that shrink a position pass)
 → HALTED (nothing passes). Breakers that clear may return REDUCING to ACTIVE by policy; HALTED —
-from a drawdown breaker or the kill switch — waits for an operator's resume. Every refusal carries
-a reason code and a sentence with the numbers that broke the rule.
+from a drawdown breaker, an operator or the kill switch — waits for an operator's resume. Every
+refusal carries a reason code and a sentence with the numbers that broke the rule.
+
+A reduction is never blocked by a notional limit: an intent whose target is closer to zero on the
+same side passes the per-order, per-position and exposure checks in ACTIVE and REDUCING (HALTED
+still stops everything: that is what a halt is for). One worth more than the per-order limit is
+sliced: risk approves a first slice (the position less at most the limit's worth of lots) and,
+each time the account shows the position has reached the last slice, the next one
+(:meth:`RiskEngine.next_slices`), until the intent's target is held, a newer intent for the symbol
+replaces it, or trading halts. A position over the per-position limit, or gross exposure over its
+limit, that risk did not approve (a position larger than the last target it approved within the
+limits: not mere price drift) trips the ``limit_breach`` breaker: REDUCING until it is back within.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from logos.contracts import AccountSnapshot, DenialReason, Fill, OrderIntent, Side, TradingState
 from logos.risk.limits import RiskLimits
+from logos.symbols import quantize_quantity
 
 ZERO = Decimal(0)
 RATE_WINDOW = timedelta(minutes=1)
@@ -34,6 +45,28 @@ class RiskDecision:
     detail: str
     checks_passed: tuple[str, ...]
     order_quantity: Decimal  # signed difference between the target and risk's view of the position
+    target_quantity: Decimal | None = None  # what the order carries: the intent's target, or its first slice's
+    slice_number: int | None = None  # 1 for the first slice of a sliced reduction
+
+
+@dataclass
+class Reduction:
+    """A reduction sliced to the per-order limit: the intent, the slices approved so far, the last one's target."""
+
+    intent: OrderIntent
+    slices: int
+    slice_target: Decimal
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The next slice of a reduction, approved: its number, its target and the price it was sized at."""
+
+    intent: OrderIntent
+    number: int
+    target_quantity: Decimal
+    reference_price: Decimal
+    checks_passed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -73,7 +106,11 @@ class RiskEngine:
     day: date | None = None
     day_start_equity: Decimal | None = None
     reducing_causes: set[str] = field(default_factory=set)
+    reducing_details: dict[str, str] = field(default_factory=dict)  # each reducing cause: its sentence
     events: list[RiskEvent] = field(default_factory=list)
+    lot_sizes: dict[str, Decimal] = field(default_factory=dict)  # slices are whole lots of the symbol
+    reductions: dict[str, Reduction] = field(default_factory=dict)  # sliced reductions under way, by symbol
+    approved: dict[str, Decimal] = field(default_factory=dict)  # the last target approved within the limits
     _approvals: deque[datetime] = field(default_factory=deque)
     _outcomes: deque[bool] = field(default_factory=deque)
 
@@ -163,14 +200,17 @@ class RiskEngine:
                     self._move(now, TradingState.HALTED, *tripped)
                     break
         causes: dict[str, str] = {}
-        for reducer in (self._breaker_reject_rate, self._breaker_stale_data):
+        for reducer in (self._breaker_limit_breach, self._breaker_reject_rate, self._breaker_stale_data):
             found = reducer(now)
             if found:
                 causes[found[0]] = found[1]
-        self.reducing_causes = set(causes)
+        breached = "limit_breach" in causes and "limit_breach" not in self.reducing_causes
+        self.reducing_causes, self.reducing_details = set(causes), causes
         if self.state is TradingState.ACTIVE and causes:
             cause, detail = next(iter(causes.items()))
             self._move(now, TradingState.REDUCING, cause, detail)
+        elif self.state is TradingState.REDUCING and breached:  # already reducing: the breach is still raised
+            self._move(now, TradingState.REDUCING, "limit_breach", causes["limit_breach"])
         elif self.state is TradingState.REDUCING and not causes and self.limits.recover_automatically:
             self._move(now, TradingState.ACTIVE, "recovered", "every breaker that reduced trading has cleared")
         return self.events[before:]
@@ -186,6 +226,31 @@ class RiskEngine:
 
     def _breaker_drawdown(self) -> tuple[str, str] | None:
         return _fall("drawdown", "its peak", self.peak_equity, self.equity, self.limits.max_drawdown)
+
+    def _breaker_limit_breach(self, now: datetime) -> tuple[str, str] | None:
+        """A position over its limit, or gross exposure over its limit, that risk never approved."""
+        unapproved = sorted(
+            symbol
+            for symbol, quantity in self.positions.items()
+            if quantity != 0 and not self._reduces(self.approved.get(symbol, ZERO), quantity)
+        )
+        if not unapproved:
+            return None
+        found = []
+        limit = self.limits.max_position_notional
+        for symbol in unapproved:
+            quantity, mark = self.positions[symbol], self.marks.get(symbol, ZERO)
+            if limit is not None and abs(quantity) * mark > limit:
+                found.append(
+                    f"position {quantity} of {symbol} is worth {abs(quantity) * mark} at {mark}, above "
+                    f"max_position_notional {limit}"
+                )
+        gross = sum((abs(quantity) * self.marks.get(symbol, ZERO) for symbol, quantity in self.positions.items()), ZERO)
+        if self.limits.max_gross_exposure is not None and gross > self.limits.max_gross_exposure:
+            found.append(f"gross exposure {gross} is above max_gross_exposure {self.limits.max_gross_exposure}")
+        if not found:
+            return None
+        return "limit_breach", "; ".join(found) + f" (not approved by risk: {', '.join(unapproved)})"
 
     def _breaker_reject_rate(self, now: datetime) -> tuple[str, str] | None:
         limit = self.limits.max_reject_rate
@@ -212,6 +277,8 @@ class RiskEngine:
 
     def _move(self, now: datetime, state: TradingState, cause: str, detail: str) -> RiskEvent:
         self.state = state
+        if state is TradingState.HALTED:
+            self.reductions.clear()  # a halt stops a sliced reduction too; after a resume a new intent restarts it
         event = RiskEvent(now, state, cause, detail)
         self.events.append(event)
         return event
@@ -219,7 +286,12 @@ class RiskEngine:
     # -- pre-trade checks ----------------------------------------------------------------------
 
     def check(self, intent: OrderIntent, now: datetime) -> RiskDecision:
-        """Decide on one intent; an approval is counted against the order rate."""
+        """Decide on one intent; an approval is counted against the order rate.
+
+        A newer intent replaces a sliced reduction of its symbol under way; a reduction worth more than
+        the per-order limit is approved as its first slice.
+        """
+        self.reductions.pop(intent.symbol, None)
         position = self.positions.get(intent.symbol, ZERO)
         order = intent.target_quantity - position
         passed: list[str] = []
@@ -240,7 +312,62 @@ class RiskEngine:
                 return RiskDecision(False, denied[0], denied[1], tuple(passed), order)
             passed.append(name)
         self._approvals.append(now)
-        return RiskDecision(True, None, "", tuple(passed), order)
+        target, number = intent.target_quantity, None
+        limit = self.limits.max_order_notional
+        if limit is not None and abs(order) * intent.reference_price > limit:  # only a reduction gets here
+            target = self._slice(intent.symbol, position, intent.target_quantity, intent.reference_price)
+            self.reductions[intent.symbol] = Reduction(intent, 1, target)
+            number = 1
+        self._note_approved(intent.symbol, target, intent.reference_price)
+        return RiskDecision(True, None, "", tuple(passed), target - position, target, number)
+
+    def next_slices(self, now: datetime) -> list[Slice]:
+        """Approve the next slice of every sliced reduction whose last slice the account now shows as held.
+
+        A reduction ends when its target is held or the position moved away from it (it no longer
+        reduces); one that would break the order rate waits for a later account.
+        """
+        found = []
+        for symbol in sorted(self.reductions):
+            reduction = self.reductions[symbol]
+            position = self.positions.get(symbol, ZERO)
+            goal = reduction.intent.target_quantity
+            if position == goal or not self._reduces(position, goal):
+                del self.reductions[symbol]
+                continue
+            if not self._reduces(reduction.slice_target, position):
+                continue  # the last slice is still working (or partly filled)
+            if self.state is TradingState.HALTED or self.killed:
+                continue
+            rate = self._check_order_rate(reduction.intent, position, goal - position, now)
+            if rate is not None:
+                continue
+            price = self.marks.get(symbol) or reduction.intent.reference_price
+            target = self._slice(symbol, position, goal, price)
+            reduction.slices, reduction.slice_target = reduction.slices + 1, target
+            self._approvals.append(now)
+            self._note_approved(symbol, target, price)
+            checks = ("kill_switch", "trading_state", "max_order_notional", "order_rate")
+            found.append(Slice(reduction.intent, reduction.slices, target, price, checks))
+        return found
+
+    def _slice(self, symbol: str, position: Decimal, goal: Decimal, price: Decimal) -> Decimal:
+        """The target one slice closer to ``goal``: at most the per-order limit's worth of lots, one lot at least."""
+        limit = self.limits.max_order_notional
+        remaining = abs(position - goal)
+        if limit is None:
+            return goal
+        lot = self.lot_sizes.get(symbol, Decimal("0.00000001"))
+        step = max(quantize_quantity(limit / price, lot), lot)
+        if step >= remaining:
+            return goal
+        return position - step if position > 0 else position + step
+
+    def _note_approved(self, symbol: str, target: Decimal, price: Decimal) -> None:
+        """Remember a target approved within the per-position limit: a position up to it is not a breach."""
+        limit = self.limits.max_position_notional
+        if limit is None or abs(target) * price <= limit:
+            self.approved[symbol] = target
 
     @staticmethod
     def _reduces(position: Decimal, target: Decimal) -> bool:
@@ -277,7 +404,7 @@ class RiskEngine:
     def _check_order_notional(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
         limit = self.limits.max_order_notional
         notional = abs(order) * intent.reference_price
-        if limit is not None and notional > limit:
+        if limit is not None and notional > limit and not self._reduces(position, intent.target_quantity):
             return DenialReason.MAX_ORDER_NOTIONAL, f"order notional {notional} exceeds {limit}"
         return None
 
