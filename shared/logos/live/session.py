@@ -470,8 +470,11 @@ class SessionRecorder:
     def _plot(self) -> None:
         if not self.bars:
             return
-        rows = self._account_rows.read()
-        accounts = pd.DataFrame({"ts": [row[0] for row in rows], "equity": [row[2] for row in rows]})
+        times, equity = [], []
+        for row in self._account_rows.rows_of():  # two columns of every row, never all of them at once
+            times.append(row[0])
+            equity.append(row[2])
+        accounts = pd.DataFrame({"ts": times, "equity": equity})
         import matplotlib
 
         matplotlib.use("Agg")

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -94,11 +95,15 @@ class RowSpool:
 
     def read(self) -> list[list[str]]:
         """Every row appended so far."""
+        return list(self.rows_of())
+
+    def rows_of(self) -> Iterator[list[str]]:
+        """Every row appended so far, one at a time."""
         self.offset()
         if not self.path.exists():
-            return []
+            return
         with self.path.open(encoding="utf-8", newline="") as handle:
-            return list(csv.reader(handle))
+            yield from csv.reader(handle)
 
     def write_table(self, target: Path, extra: list[list[str]] = (), replace: list[list[str]] | None = None) -> None:  # type: ignore[assignment]
         """Write ``target`` atomically: the header, the spooled rows (or ``replace``), then ``extra``."""
