@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export RISK_CONTROL_TOKEN ?= $(shell mkdir -p .logos && { [ -s .logos/control-token ] || \
 	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > .logos/control-token; } && cat .logos/control-token)
 
-.PHONY: help install paper replay test lint format typecheck unit integration e2e bench lock clean screenshots
+.PHONY: help install paper replay secrets test lint format typecheck unit integration e2e bench lock clean screenshots
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,10 +30,15 @@ paper: export ML_STRATEGY ?= sma_cross
 paper: export ML_SIZING ?= notional:20000
 paper: export RISK_CLOCK ?= data
 paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501; README: Ports)
+	@logos secrets init
+	@logos secrets redis-acl --out "$${LOGOS_LOCAL_REDIS_DIR:-.logos/redis}/users.acl"
 	honcho start -f Procfile
 
 replay: install  ## Replay a bundled fixture as a paper session; exit 0 only if its trades equal the backtest's
 	logos replay-check
+
+secrets: install  ## Create the stack's secrets once in .logos/secrets (Redis passwords, signing keys): run before docker compose up
+	logos secrets init --containers
 
 test: install lint  ## Lint, type-check and run every test (what CI runs)
 	@python -m pytest; rc=$$?; \

@@ -46,12 +46,13 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 class Stack:
     def __init__(self, tmp_path: Path) -> None:
         self.ports = {name: free_port() for name in [*API_SERVICES, "dashboard", "redis"]}
+        self.redis_dir = tmp_path / "redis"
         self.log = tmp_path / "honcho.log"
         self.env = os.environ | {
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "LOGOS_HOME": str(tmp_path / "home"),
             "LOGOS_LOCAL_REDIS_PORT": str(self.ports["redis"]),
-            "LOGOS_LOCAL_REDIS_DIR": str(tmp_path / "redis"),
+            "LOGOS_LOCAL_REDIS_DIR": str(self.redis_dir),
             "LOGOS_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "LOGOS_RECLAIM_IDLE_SECONDS": "1",
             "LOGOS_MAX_DELIVERIES": "2",
@@ -61,6 +62,9 @@ class Stack:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # what make paper does first: the secrets (and an operator's user for this test), then the ACL file
+        for command in (["init", "--admin"], ["redis-acl", "--out", str(self.redis_dir / "users.acl")]):
+            subprocess.run([str(BIN / "logos"), "secrets", *command], env=self.env, check=True, capture_output=True)
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(
                 [str(BIN / "honcho"), "start", "-f", "Procfile"],
@@ -118,7 +122,10 @@ def test_local_stack_when_started_then_every_service_healthy_and_dashboard_answe
         wait_until(lambda: "Logos paper stack is up" in stack.output(), 30, "the banner of the paper process")
 
         # garbage written by hand to every consumed stream ends in the dead-letter stream
-        raw = redis.Redis(port=stack.ports["redis"], decode_responses=True)
+        with pytest.raises(redis.exceptions.AuthenticationError):  # the default user is off: no password, no Redis
+            redis.Redis(port=stack.ports["redis"]).ping()
+        admin = (Path(stack.env["LOGOS_HOME"]) / ".logos" / "secrets" / "redis-admin").read_text().strip()
+        raw = redis.Redis(port=stack.ports["redis"], username="admin", password=admin, decode_responses=True)
         for topic in CONSUMED:
             raw.xadd(f"logos:{topic}", {"type": "bar", "v": "1", "body": "{oops"})
         # every group gives up on it alike, so each entry is dead-lettered once, by whichever group came first
