@@ -26,7 +26,7 @@ from logos.contracts import (
     TradingStateChanged,
 )
 from logos.files import atomic_write_text
-from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState
+from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState, Slice
 from logos.streams import Group
 from services.risk.config import RiskSettings
 from services.runtime.settings import ServiceSettings
@@ -55,6 +55,7 @@ class RiskWorker(ServiceWorker):
                 "restored trading state %s (kill switch %s) from %s", saved.state.value, saved.killed, self.state_path
             )
         self.engine = RiskEngine.restore(settings.limits, saved)
+        self.engine.lot_sizes = {symbol: spec.lot_size for symbol, spec in settings.logos.symbol_specs().items()}
         self.data_time: datetime | None = None
         # a redelivered intent gets the decision it got the first time, not a second opinion
         self.decisions: OrderedDict[str, Order | OrderDenied] = OrderedDict()
@@ -109,6 +110,7 @@ class RiskWorker(ServiceWorker):
                     self._seen(message.bar_ts)
                 self.engine.on_account(message)
                 await self.evaluate()
+                await self.slice_reductions()
             case Control() if message.command is not ControlCommand.CHECKPOINT:
                 await self.control(message.command, message.reason, message.issued_by)
 
@@ -134,16 +136,41 @@ class RiskWorker(ServiceWorker):
         await self.publish(self.names.orders, decision)
         return decision
 
+    async def slice_reductions(self) -> None:
+        """Approve the next slice of each sliced reduction the account shows ready, on the orders stream."""
+        now = self.now()
+        for step in self.engine.next_slices(now):
+            await self.publish(self.names.orders, self._slice_message(step, now))
+
+    def _slice_message(self, step: Slice, now: datetime) -> Order:
+        # one id per intent and slice: a replay's session files repeat byte for byte
+        intent = step.intent
+        log.info("reduction of %s (intent %s): slice %d to %s", intent.symbol, intent.id, step.number,
+                 step.target_quantity)  # fmt: skip
+        return Order(
+            id=uuid.uuid5(DECISION_NAMESPACE, f"{intent.id}|slice|{step.number}").hex,
+            ts=now,
+            intent_id=intent.id,
+            symbol=intent.symbol,
+            target_quantity=step.target_quantity,
+            reference_price=step.reference_price,
+            order_type=intent.order_type,
+            limit_price=intent.limit_price,
+            strategy=intent.strategy,
+            checks_passed=step.checks_passed,
+        )
+
     def _decision_message(self, intent: OrderIntent, decision: RiskDecision, now: datetime) -> Order | OrderDenied:
         # stamped with risk's clock: in a replay the data's, so the session's files repeat byte for byte
         decision_id = uuid.uuid5(DECISION_NAMESPACE, intent.id).hex
         if decision.approved:
+            assert decision.target_quantity is not None  # the intent's, or its first slice's
             return Order(
                 id=decision_id,
                 ts=now,
                 intent_id=intent.id,
                 symbol=intent.symbol,
-                target_quantity=intent.target_quantity,
+                target_quantity=decision.target_quantity,
                 reference_price=intent.reference_price,
                 order_type=intent.order_type,
                 limit_price=intent.limit_price,
@@ -222,6 +249,11 @@ class RiskWorker(ServiceWorker):
             "trading_state": self.engine.state.value,
             "kill_switch": self.engine.killed,
             "reducing_causes": sorted(self.engine.reducing_causes),
+            "limit_breach": self.engine.reducing_details.get("limit_breach"),
+            "sliced_reductions": {
+                symbol: {"intent": r.intent.id, "target": str(r.intent.target_quantity), "slices": r.slices}
+                for symbol, r in sorted(self.engine.reductions.items())
+            },
             "stale_symbols": sorted(self.engine.stale_symbols(self.now())),
             "recent_events": [
                 {"ts": e.ts.isoformat(), "state": e.state.value, "cause": e.cause, "detail": e.detail}
@@ -234,4 +266,7 @@ class RiskWorker(ServiceWorker):
         found = super().warnings()
         if self.engine.killed:
             found.append("kill switch engaged: every intent is denied until an operator resumes")
+        breach = self.engine.reducing_details.get("limit_breach")
+        if breach is not None:
+            found.append(f"UNSAFE: limit breach: {breach}; only reductions pass until it is back within the limits")
         return found
