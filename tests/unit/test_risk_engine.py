@@ -150,7 +150,7 @@ def test_fills_when_applied_then_position_view_moves_and_snapshot_replaces_it() 
 def probe_engine(**limits: object) -> RiskEngine:
     """The probe's account: limits 25,000 per order and 50,000 per position, AAPL at 104, whole shares."""
     risk = RiskEngine(
-        RiskLimits(**({"max_order_notional": D(25_000), "max_position_notional": D(50_000)} | limits)),  # type: ignore[arg-type]
+        RiskLimits(**({"max_order_notional": D(25_000), "max_position_notional": D(50_000)} | limits)),
         lot_sizes={"AAPL": D(1)},
     )
     risk.on_bar("AAPL", NOW, D(104))

@@ -357,7 +357,7 @@ class RiskEngine:
         remaining = abs(position - goal)
         if limit is None:
             return goal
-        lot = self.lot_sizes.get(symbol, Decimal("0.00000001"))
+        lot = self.lot_sizes.get(symbol, Decimal(1))  # a symbol the catalog does not list trades whole lots
         step = max(quantize_quantity(limit / price, lot), lot)
         if step >= remaining:
             return goal
