@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -51,9 +51,13 @@ def test_compose_when_up_paper_then_every_service_healthy_and_reachable_on_local
         pytest.fail(f"ports {busy} are taken (is a local stack running?); the compose stack publishes them")
     from testcontainers.compose import DockerCompose
 
-    password = secrets.token_hex(12)
+    # what `make secrets` does, into a directory of the test's own (compose reads LOGOS_SECRETS_DIR)
+    secrets_dir = tmp_path / "secrets"
+    monkeypatch.setenv("LOGOS_SECRETS_DIR", str(secrets_dir))
+    subprocess.run([sys.executable, "-m", "services.cli", "secrets", "init", "--containers"], check=True, cwd=ROOT)
+    password = (secrets_dir / "redis-dashboard").read_text().strip()
     env_file = tmp_path / ".env"
-    env_file.write_text(f"REDIS_PASSWORD={password}\nRISK_CONTROL_TOKEN=compose-e2e-token\n")
+    env_file.write_text("RISK_CONTROL_TOKEN=compose-e2e-token\n")
     project = f"logos-e2e-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)
     compose = DockerCompose(
@@ -72,10 +76,11 @@ def test_compose_when_up_paper_then_every_service_healthy_and_reachable_on_local
         assert httpx.get("http://127.0.0.1:8501/_stcore/health").text == "ok"
         wait_for(lambda: "Logos paper stack is up" in compose.get_logs("paper")[0], 60, "the paper banner")
 
-        healthcheck = 'redis-cli --no-auth-warning -a "$0" ping | grep -qx PONG'
-        wrong = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, "wrong"], check=False)
-        right = subprocess.run([*command, "exec", "-T", "redis", "sh", "-c", healthcheck, password], check=False)
-        assert (wrong.returncode, right.returncode) == (1, 0)
+        healthcheck = 'REDISCLI_AUTH="$1" redis-cli --user "$0" ping | grep -qx PONG'
+        attempts = [("default", ""), ("dashboard", "wrong"), ("dashboard", password)]
+        in_redis = [*command, "exec", "-T", "redis", "sh", "-c", healthcheck]
+        codes = [subprocess.run([*in_redis, user, key], check=False).returncode for user, key in attempts]
+        assert codes == [1, 1, 0]
         # the server itself (PID 1 after the shell's exec), not only what `exec` runs as
         uids = subprocess.run(
             [*command, "exec", "-T", "redis", "grep", "^Uid:", "/proc/1/status"],

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from logos.secrets import REDIS_USERS
 from services.cli.stack import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,10 +51,27 @@ def test_compose_when_ports_published_then_each_on_localhost_and_set_by_its_serv
     assert "ports" not in services["redis"]
 
 
-def test_compose_when_redis_starts_then_as_its_own_user_with_the_password_from_the_environment() -> None:
-    redis = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis"]
+def test_compose_when_redis_starts_then_as_its_own_user_with_the_acl_file_and_each_service_its_own_secrets() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    redis = services["redis"]
     assert redis["user"] == "redis"
     assert redis["depends_on"] == {"redis-volume": {"condition": "service_completed_successfully"}}
-    owner = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["redis-volume"]
-    assert "chown -R redis:redis /data" in owner["command"][2] and owner["volumes"] == redis["volumes"]
-    assert redis["command"][:2] == ["sh", "-c"] and '--requirepass "$$REDIS_PASSWORD"' in redis["command"][2]
+    owner = services["redis-volume"]
+    assert "chown -R redis:redis /data /acl" in owner["command"][2]
+    assert owner["depends_on"] == {"redis-acl": {"condition": "service_completed_successfully"}}
+    assert services["redis-acl"]["command"] == ["logos", "secrets", "redis-acl", "--out", "/acl/users.acl"]
+    command = redis["command"]
+    assert command[command.index("--aclfile") + 1] == "/acl/users.acl" and "--requirepass" not in command
+    assert command[command.index("--maxmemory") + 1] == "${REDIS_MAXMEMORY:-1gb}"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "--user dashboard" in redis["healthcheck"]["test"][1]
+    assert "REDIS_PASSWORD" not in (ROOT / "compose.yaml").read_text()
+    given = {name: set(entry.get("secrets", [])) for name, entry in services.items()}
+    assert given["risk"] == given["executor"] - {"redis-executor"} | {"redis-risk"}
+    assert given["executor"] == {"redis-executor", "orders-key", "control-key"}
+    for name in ("feed", "ml", "brain", "dashboard"):
+        assert given[name] == {f"redis-{name}"}
+    assert given["paper"] == given["replay"] == {"redis-cli", "control-key"}
+    assert {f"redis-{user}" for user in REDIS_USERS} == given["redis-acl"]
+    assert all(entry["file"].endswith(f"/{name}") for name, entry in compose["secrets"].items())
