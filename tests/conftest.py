@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from logos.secrets import CONTROL_KEY, ORDERS_KEY
+from logos.settings import LogosSettings
 from logos.streams import StreamNames
 from tests.support.docker import docker_available
 from tests.support.redis_process import RedisProcess
@@ -21,10 +23,11 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes runs/ and risk state under its own directory, never the checkout's."""
+    """Every test writes runs/ and risk state under its own directory, never the checkout's, with its own keys."""
     home = tmp_path / "home"
     monkeypatch.setenv("LOGOS_HOME", str(home))
     monkeypatch.setenv("RISK_CONTROL_TOKEN", "test-control-token")
+    LogosSettings().secrets.ensure([ORDERS_KEY, CONTROL_KEY])  # what `logos secrets init` makes for a stack
     return home
 
 

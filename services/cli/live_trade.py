@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 
+from logos.auth import ensure_in_process_keys
 from logos.bus import Bus
 from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
@@ -58,6 +59,7 @@ async def run_live_session(
     feed_worker = feed_worker or FeedWorker
 
     stop = stop or asyncio.Event()
+    ensure_in_process_keys(risk.logos.secrets, executor.logos.secrets)  # risk signs orders, the executor checks
     bus = Bus.memory(feed.logos.streams)
     executor_worker = ExecutorWorker(executor, bus, symbols=feed.symbols)
     describe_session(executor_worker, ml, risk)

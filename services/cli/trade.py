@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from pydantic import ValidationError
 
+from logos.auth import ensure_in_process_keys
 from logos.bus import Bus
 from logos.error_text import one_line
 from logos.execution.fill_model import FillTiming
@@ -58,6 +59,7 @@ async def run_session(
     from services.ml.worker import MLWorker
     from services.risk.worker import RiskWorker
 
+    ensure_in_process_keys(risk.logos.secrets, executor.logos.secrets)  # risk signs orders, the executor checks
     bus = Bus.memory(logos.streams)
     executor_worker = ExecutorWorker(executor, bus, symbols=sorted(frames))
     describe_session(executor_worker, ml, risk)

@@ -31,6 +31,15 @@ SIGNED_FIELDS = ("type", "v", "body")  # the envelope of logos.bus.codec, in thi
 SIGNATURE_HEX_DIGITS = 64
 
 
+SIGNING_KEYS = (ORDERS_KEY, CONTROL_KEY)
+
+
+def ensure_in_process_keys(*stores: SecretStore) -> None:
+    """Create the signing keys an in-process session's services use when missing (a stack has `logos secrets init`)."""
+    for store in set(stores):
+        store.ensure(list(SIGNING_KEYS))
+
+
 def signed_streams(names: StreamNames) -> dict[str, str]:
     """The streams whose every entry is signed, each with the id of the key that signs it."""
     return {names.orders: ORDERS_KEY, names.control: CONTROL_KEY}

@@ -188,14 +188,14 @@ class ConsumerLoop:
             await self._dead_letter(entry, deliveries, f"delivered {deliveries} times without an acknowledgement")
             return
         try:
-            signer = self._bus.authenticate(entry.stream, fields)  # before anything reads the body
-        except Unauthenticated as exc:
-            await self._refuse(entry, deliveries, f"unauthenticated: {exc}")
-            return
-        try:
             message = decode(fields, self._accepted[entry.stream])
         except InvalidEntry as exc:
             await self._dead_letter(entry, deliveries, f"invalid entry: {exc}")
+            return
+        try:
+            signer = self._bus.authenticate(entry.stream, fields)  # a valid message, but whose?
+        except Unauthenticated as exc:
+            await self._refuse(entry, deliveries, f"unauthenticated: {exc}")
             return
         delivery = Delivery(entry.stream, entry.entry_id, deliveries, signer)
         outbox = Outbox()
