@@ -128,6 +128,8 @@ class SessionRecorder:
     dry_runs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the venue's side of a routed session, for session.md
     decisions: set[str] = field(default_factory=set)  # risk's approvals the executor handled
+    refusals: dict[str, str] = field(default_factory=dict)  # decisions the executor's hard limits refused: why
+    refused_by: dict[str, tuple[int, str]] = field(default_factory=dict)  # hard limit: its count, its first detail
     trading_state: TradingState = TradingState.ACTIVE  # the last one risk reported
     kill_switch: bool = False
     summary: SessionSummary | None = None  # as of the last write
@@ -247,6 +249,18 @@ class SessionRecorder:
         self._note_denial(denial)
         self.event("denied", denial=denial.model_dump(mode="json"))
 
+    def refusal(self, decision_id: str, ts: datetime, limit: str, detail: str, **order: Any) -> None:
+        """Record a decision the executor's own hard limits refused (nothing was sent for it)."""
+        self._note_refusal({"decision_id": decision_id, "limit": limit, "detail": detail})
+        self.event("refused", ts=ts.isoformat(), decision_id=decision_id, limit=limit, detail=detail, **order)
+        self.run_log.line(ts.isoformat(), "CRIT", f"decision {decision_id} refused by hard limit {limit}: {detail}")
+
+    def _note_refusal(self, record: dict[str, Any]) -> None:
+        limit, detail = str(record["limit"]), str(record["detail"])
+        self.refusals[str(record["decision_id"])] = f"executor hard limit {limit}: {detail}"
+        count, first = self.refused_by.get(limit, (0, detail))
+        self.refused_by[limit] = (count + 1, first)
+
     def _note_denial(self, denial: OrderDenied) -> None:
         if len(self.denials) < DENIAL_ROWS:
             self.denials.append(denial)
@@ -336,6 +350,7 @@ class SessionRecorder:
             trading_state=self.trading_state,
             kill_switch=self.kill_switch,
             dry_runs=self.dry_runs,
+            refused_by=self.refused_by,
         )
 
     def _log_summary(self, summary: SessionSummary, moment: str, last: AccountSnapshot | None) -> None:
@@ -384,6 +399,8 @@ class SessionRecorder:
                 self.decisions.add(record["decision_id"])
             elif kind == "denied":
                 self._note_denial(OrderDenied.model_validate(record["denial"]))
+            elif kind == "refused":
+                self._note_refusal(record)
             elif kind == "trading_state":
                 self._note_state_change(TradingStateChanged.model_validate(record["change"]))
             elif kind == "dry_run":
@@ -448,6 +465,8 @@ class SessionRecorder:
             "state_changes": [change.model_dump(mode="json") for change in self.state_changes],
             "dry_runs": self.dry_runs,
             "decisions": sorted(self.decisions),
+            "refusals": self.refusals,
+            "refused_by": {limit: list(entry) for limit, entry in self.refused_by.items()},
             "trading_state": self.trading_state.value,
             "kill_switch": self.kill_switch,
         }
@@ -465,6 +484,8 @@ class SessionRecorder:
         self.state_changes = [TradingStateChanged.model_validate(change) for change in state["state_changes"]]
         self.dry_runs = state["dry_runs"]
         self.decisions = set(state["decisions"])
+        self.refusals = dict(state.get("refusals", {}))  # a snapshot from before hard limits has none
+        self.refused_by = {limit: (count, first) for limit, (count, first) in state.get("refused_by", {}).items()}
         self.trading_state, self.kill_switch = TradingState(state["trading_state"]), state["kill_switch"]
 
     def _plot(self) -> None:

@@ -37,6 +37,7 @@ class SessionSummary:
     kill_switch: bool
     dry_runs: int = 0  # venue requests a dry run built (none sent)
     dry_run_denials: tuple[RuleCount, ...] = ()  # requests the venue's rules refused before sending
+    refusals: tuple[RuleCount, ...] = ()  # approved orders the executor's hard limits refused, by limit
 
     @property
     def denied(self) -> int:
@@ -46,6 +47,10 @@ class SessionSummary:
     def intents(self) -> int:
         """Intents risk decided on: approved and denied."""
         return self.approved + self.denied
+
+    @property
+    def refused(self) -> int:
+        return sum(item.count for item in self.refusals)
 
     @property
     def dry_run_denied(self) -> int:
@@ -65,6 +70,9 @@ class SessionSummary:
             f"denied by {item.rule}: {item.count:,} (first: {item.first}); {remedy(DenialReason(item.rule))}"
             for item in self.denials
         ]
+        if self.refusals:
+            lines.append(f"refused by the executor's hard limits: {_count(self.refused, 'order')} risk had approved "
+                         f"({_rule_list(self.refusals)}); nothing was sent for them")  # fmt: skip
         if self.dry_runs or self.dry_run_denials:
             line = f"dry run: {_count(self.dry_runs, 'venue request')} built, none sent"
             if self.dry_run_denials:
@@ -102,6 +110,12 @@ class SessionSummary:
                 f"dry run: {self.dry_run_denied:,} of {_count(requests, 'venue request')} denied by the "
                 f"venue's rules ({self.dry_run_denials[0].first})"
             )
+        if self.refusals:
+            first = self.refusals[0]
+            found.append(
+                f"the executor refused {_count(self.refused, 'order')} risk had approved, first by its hard limit "
+                f"{first.rule} ({first.first}): a sign of a fault upstream; see docs/RUNBOOK.md, Executor hard limits"
+            )
         if self.trading_state is not TradingState.ACTIVE:
             found.append(f"trading state at the end: {self.state_text()} (see the trading-state changes in session.md)")
         return found
@@ -115,6 +129,10 @@ class SessionSummary:
             *(f"- **warning:** {line}" for line in self.warnings()),
             "",
         ]
+
+
+def _rule_list(counts: tuple[RuleCount, ...]) -> str:
+    return ", ".join(f"{item.rule}: {item.count:,}, first: {item.first}" for item in counts)
 
 
 def _count(number: int, noun: str) -> str:
@@ -142,11 +160,13 @@ def summarize(
     kill_switch: bool,
     dry_runs: Sequence[dict[str, Any]] = (),
     denied_by: Mapping[str, tuple[int, str]] | None = None,
+    refused_by: Mapping[str, tuple[int, str]] | None = None,
 ) -> SessionSummary:
     """Summarize a session from its counts, its denials and its dry run's records.
 
     ``denied_by`` (rule: its count and first explanation), when given, counts the denials instead of
-    ``denials``: a long session keeps only its first denials.
+    ``denials``: a long session keeps only its first denials. ``refused_by`` counts the orders the
+    executor's hard limits refused the same way.
     """
     built = sum(1 for record in dry_runs if record["outcome"] == "dry_run")
     refused = [("venue rules", str(record["reason"])) for record in dry_runs if record["outcome"] != "dry_run"]
@@ -165,4 +185,10 @@ def summarize(
         kill_switch=kill_switch,
         dry_runs=built,
         dry_run_denials=rule_counts(refused),
+        refusals=_ranked(refused_by or {}),
     )
+
+
+def _ranked(counted: Mapping[str, tuple[int, str]]) -> tuple[RuleCount, ...]:
+    ranked = sorted(counted, key=lambda rule: (-counted[rule][0], rule))
+    return tuple(RuleCount(rule, *counted[rule]) for rule in ranked)
