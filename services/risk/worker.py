@@ -73,6 +73,18 @@ class RiskWorker(ServiceWorker):
     def loops(self) -> list[Any]:
         return [self._evaluate_periodically()]
 
+    def watched_streams(self) -> list[str]:
+        """Every stream of the pipeline: entries lost to any service's group halt trading, not only risk's own."""
+        names = self.names
+        return [*names.all_bars(), *names.all_intents(), names.orders, names.fills, names.account, names.control]
+
+    async def on_stream_gap(self, gaps: list[tuple[str, str, int]]) -> None:
+        """Halt: a service that never read some entries (bars, orders, fills) holds a state nobody can trust."""
+        detail = "; ".join(
+            f"{lost:,} entries of {stream} trimmed before group {group} read them" for stream, group, lost in gaps
+        )
+        await self._changed([self.engine.halt(self.now(), detail, cause="stream_gap")])
+
     def now(self) -> datetime:
         if self.risk_settings.clock == "data" and self.data_time is not None:
             return self.data_time

@@ -39,7 +39,8 @@ class Readiness(BaseModel):
 class StreamLoad(BaseModel):
     stream: str
     pending: int | None
-    lag: int | None
+    lag: int | None  # entries still there to read
+    lost: int | None = None  # entries trimmed before the group read them (stream_gap)
 
 
 class ConsumerReport(BaseModel):
@@ -73,6 +74,8 @@ class StatusReport(BaseModel):
     dead_letter_stream_length: int | None
     unsafe: list[str]
     details: dict[str, Any]
+    bus_problems: list[str] = []  # stream gaps and lag over LOGOS_MAX_LAG; each makes /readyz answer 503
+    bars: dict[str, Any] = {}  # the bar guard's refused and non-monotonic bars by symbol
     settings: dict[str, Any]
 
 
@@ -106,6 +109,8 @@ def build_app(
             settings.logos.streams,
             block_seconds=settings.logos.read_block_seconds,
             maxlen=settings.logos.stream_maxlen,
+            hard_maxlen=settings.logos.stream_hard_maxlen,
+            trim_seconds=settings.logos.stream_trim_seconds,
         )
         try:
             worker = worker_class(settings, service_bus)
@@ -137,7 +142,7 @@ def build_app(
     async def readyz(worker: WorkerDependency) -> Any:
         """Report 200 only when Redis answers, every worker loop runs and the service has no problem, else 503."""
         redis_ok = await worker.bus.ping(timeout_seconds=0.5)
-        problems = worker.ready_problems()
+        problems = worker.bus_problems() + worker.ready_problems()
         body = Readiness(
             ready=redis_ok and worker.running() and not problems,
             service=worker.service,
@@ -176,7 +181,10 @@ async def build_status(worker: ServiceWorker) -> StatusReport:
         load = worker.loads.get(group)
         streams = [
             StreamLoad(
-                stream=info.stream, pending=info.pending if reachable else None, lag=info.lag if reachable else None
+                stream=info.stream,
+                pending=info.pending if reachable else None,
+                lag=info.behind() if reachable else None,
+                lost=worker.stream_gaps.get((info.stream, group), info.lost() or 0) if reachable else None,
             )
             for info in (load.infos if load else [])
         ]
@@ -209,5 +217,7 @@ async def build_status(worker: ServiceWorker) -> StatusReport:
         dead_letter_stream_length=dlq_length,
         unsafe=worker.warnings(),
         details=worker.details(),
+        bus_problems=worker.bus_problems(),
+        bars=worker.bar_checks(),
         settings=redact(settings.model_dump(mode="json", exclude={"logos": {"redis_url"}})),
     )

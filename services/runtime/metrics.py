@@ -50,7 +50,12 @@ class WorkerCollector(Collector):
             "logos_consumer_pending", "Entries delivered but not acknowledged.", labels=["service", "group", "stream"]
         )
         lag = GaugeMetricFamily(
-            "logos_consumer_lag", "Entries not yet delivered to the group.", labels=["service", "group", "stream"]
+            "logos_consumer_lag", "Entries still there for the group to read.", labels=["service", "group", "stream"]
+        )
+        lost = GaugeMetricFamily(
+            "logos_stream_entries_lost",
+            "Entries trimmed before the group read them (stream_gap; the service is not ready).",
+            labels=["service", "group", "stream"],
         )
         for group, stats in worker.stats.items():
             connected.add_metric([service, group], 1.0 if stats.connected else 0.0)
@@ -63,8 +68,29 @@ class WorkerCollector(Collector):
             load = worker.loads.get(group)
             for info in load.infos if load else []:
                 pending.add_metric([service, group, info.stream], info.pending)
-                if info.lag is not None:
-                    lag.add_metric([service, group, info.stream], info.lag)
+                behind = info.behind()
+                if behind is not None:
+                    lag.add_metric([service, group, info.stream], behind)
+        for (stream, group), count in sorted(worker.stream_gaps.items()):
+            lost.add_metric([service, group, stream], count)
+        guard = worker.bar_guard
+        repeated = CounterMetricFamily(
+            "logos_bars_non_monotonic",
+            "Bars not after their symbol's last one (duplicate: the same time again, older: before it).",
+            labels=["service", "symbol", "kind"],
+        )
+        for symbol, kinds in sorted(guard.non_monotonic.items()):
+            for kind, count in sorted(kinds.items()):
+                repeated.add_metric([service, symbol, kind], count)
+        refused = CounterMetricFamily(
+            "logos_bars_refused",
+            "Bars dead-lettered by the clock checks (future: beyond the wall clock, gap: an unconfirmed jump).",
+            labels=["service", "symbol", "kind"],
+        )
+        for symbol, kinds in sorted(guard.refused.items()):
+            for kind, count in sorted(kinds.items()):
+                refused.add_metric([service, symbol, kind], count)
+        yield from (lost, repeated, refused)
         published = CounterMetricFamily("logos_messages_published", "Messages published.", labels=["service", "stream"])
         for stream, count in worker.published.items():
             published.add_metric([service, stream], count)

@@ -8,11 +8,13 @@ import logging
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from logos import __version__
-from logos.bus import BackendUnavailable, Bus, ConsumerStats, GroupInfo, Handler
-from logos.contracts import Message, ServiceState, ServiceStatus
+from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, Refused
+from logos.contracts import Bar, Message, ServiceState, ServiceStatus
+from logos.live.bar_guard import BarGuard
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger("logos.worker")
@@ -54,6 +56,13 @@ class ServiceWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
         self._finite: set[asyncio.Task[None]] = set()  # extra loops may end; they must not fail
+        logos = settings.logos
+        gap = logos.max_bar_gap_seconds
+        self.bar_guard = BarGuard(
+            timedelta(seconds=logos.bar_future_tolerance_seconds), timedelta(seconds=gap) if gap else None
+        )
+        # (stream, group) -> entries trimmed before the group read them; kept once seen (Redis keeps it too)
+        self.stream_gaps: dict[tuple[str, str], int] = {}
 
     # -- what subclasses define ----------------------------------------------------------------
 
@@ -75,6 +84,17 @@ class ServiceWorker:
     def ready_problems(self) -> list[str]:
         """Return what keeps the service from being ready beyond its loops and Redis (e.g. stale data)."""
         return []
+
+    def watched_streams(self) -> list[str]:
+        """Return the streams whose consumer groups this service watches for lost entries: its own."""
+        return sorted({stream for subscription in self._subscriptions for stream in subscription.streams})
+
+    async def on_stream_gap(self, gaps: list[tuple[str, str, int]]) -> None:
+        """React to entries newly found lost, (stream, group, entries) each; risk halts trading."""
+
+    def bar_clock(self) -> datetime:
+        """The wall clock bars are checked against (a replay's bars are historical: the bound holds there too)."""
+        return datetime.now(UTC)
 
     async def _logged(self, loop: Coroutine[Any, Any, None]) -> None:
         try:
@@ -120,7 +140,7 @@ class ServiceWorker:
                 subscription.group,
                 self.instance,
                 subscription.streams,
-                subscription.handler,
+                self._guarded(subscription.handler),
                 self._stop,
                 options=options,
                 stats=stats,
@@ -207,10 +227,92 @@ class ServiceWorker:
             warnings=tuple(self.warnings()),
         )
 
+    def _guarded(self, handler: Handler) -> Handler:
+        """Wrap ``handler`` so that a bar the bar guard refuses is dead-lettered and moves no state."""
+
+        async def guarded(message: Message, delivery: Delivery) -> None:
+            if not isinstance(message, Bar):
+                await handler(message, delivery)
+                return
+            verdict = self.bar_guard.check(message, self.bar_clock())
+            if verdict.refused is not None:
+                raise Refused(verdict.refused)
+            await handler(message, delivery)
+            self.bar_guard.accept(message, verdict)
+            if verdict.resumed_after is not None:
+                log.warning(
+                    "%s: %s resumed at %s after a gap of %s: accepted (docs/RUNBOOK.md, Failure signals)",
+                    self.service,
+                    message.symbol,
+                    message.ts.isoformat(),
+                    verdict.resumed_after,
+                )
+
+        return guarded
+
     async def refresh_loads(self) -> None:
+        """Read the groups of the watched streams: this service's backlog, and entries any group lost."""
+        found = {stream: await self.bus.backend.groups(stream) for stream in self.watched_streams()}
         for subscription in self._subscriptions:
             load = self.loads.setdefault(subscription.group, GroupLoad(subscription.group))
-            load.infos = await self.bus.group_info(subscription.group, subscription.streams)
+            load.infos = [
+                next((info for info in found.get(stream, []) if info.group == subscription.group), None)
+                or GroupInfo(stream, pending=0, lag=None, group=subscription.group)
+                for stream in subscription.streams
+            ]
+        fresh = []
+        for info in (info for infos in found.values() for info in infos):
+            gone = info.lost() or 0
+            if info.pending_trimmed():
+                gone = max(gone, 1)  # a delivered entry was trimmed before its acknowledgement
+            key = (info.stream, info.group)
+            if gone > self.stream_gaps.get(key, 0):
+                log.critical(
+                    "%s: stream_gap: %d entries of %s were trimmed before group %s read them (docs/RUNBOOK.md, "
+                    "Failure signals)",
+                    self.service,
+                    gone - self.stream_gaps.get(key, 0),
+                    info.stream,
+                    info.group,
+                )
+                self.stream_gaps[key] = gone
+                fresh.append((info.stream, info.group, gone))
+        if fresh:
+            await self.on_stream_gap(fresh)
+
+    def bus_problems(self) -> list[str]:
+        """Return what the bus shows wrong: entries lost to a group, or a group further behind than LOGOS_MAX_LAG."""
+        problems = [
+            f"stream_gap: {lost:,} entries of {stream} were trimmed before group {group} read them"
+            for (stream, group), lost in sorted(self.stream_gaps.items())
+        ]
+        for group, stats in self.stats.items():
+            if stats.trimmed_before_handled:
+                problems.append(
+                    f"stream_gap: {stats.trimmed_before_handled:,} entries delivered to group {group} were trimmed "
+                    "before it handled them"
+                )
+        limit = self.settings.logos.max_lag
+        for load in self.loads.values():
+            for info in load.infos:
+                behind = info.behind()
+                if behind is not None and behind > limit:
+                    problems.append(
+                        f"lag: group {load.group} is {behind:,} entries behind on {info.stream} "
+                        f"(LOGOS_MAX_LAG {limit:,})"
+                    )
+        return problems
+
+    def bar_checks(self) -> dict[str, Any]:
+        """The bar guard's counts by symbol, for /status."""
+        guard = self.bar_guard
+        return {
+            "non_monotonic": {symbol: dict(kinds) for symbol, kinds in sorted(guard.non_monotonic.items())},
+            "refused": {symbol: dict(kinds) for symbol, kinds in sorted(guard.refused.items())},
+            "resumed_after_gap": dict(sorted(guard.resumptions.items())),
+            "future_tolerance_seconds": guard.future_tolerance.total_seconds(),
+            "max_gap_seconds": guard.max_gap.total_seconds() if guard.max_gap else None,
+        }
 
     async def _heartbeat(self) -> None:
         while not self._stop.is_set():

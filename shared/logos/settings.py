@@ -27,7 +27,30 @@ class LogosSettings(BaseSettings):
     stream_prefix: str = Field(default="logos", description="Prefix of every stream name.")
     shards: int = Field(default=1, ge=1, le=256, description="Shards of the per-symbol streams (bars, intents).")
     home: Path = Field(default=Path("."), description="Root of runs/, data/ and logs/.")
-    stream_maxlen: int = Field(default=100_000, ge=1_000, description="Approximate cap on each stream's length.")
+    stream_maxlen: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Entries each stream keeps once its groups have acknowledged them (approximate).",
+    )
+    stream_hard_maxlen: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="Last-resort cap of a stream whose group stopped acknowledging; trimming past it loses entries.",
+    )
+    stream_trim_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often a producer trims the streams it appended to."
+    )
+    max_lag: int = Field(
+        default=10_000, ge=1, description="Entries a group may have left to read before its service is not ready."
+    )
+    bar_future_tolerance_seconds: float = Field(
+        default=300.0, ge=0, description="How far after the wall clock a bar may be dated before it is refused."
+    )
+    max_bar_gap_seconds: float = Field(
+        default=4 * 86_400.0,
+        ge=0,
+        description="Largest step between two bars of a symbol taken without confirmation (0: no check).",
+    )
     max_deliveries: int = Field(
         default=5, ge=1, description="Deliveries before an entry goes to the dead-letter stream."
     )
