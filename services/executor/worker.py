@@ -29,6 +29,7 @@ from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.session import SessionCorrupt, SessionRecorder
 from logos.names import UnsafeName, check_name
 from logos.redact import redact
+from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.executor.brokers.factory import build_broker
 from services.executor.brokers.interface import (
@@ -58,6 +59,7 @@ class ExecutorWorker(ServiceWorker):
     """Runs the paper broker, or routes to a venue, on the streams and records the session."""
 
     service = "executor"
+    verifies = (ORDERS_KEY, CONTROL_KEY)  # it acts only on risk's signed decisions and signed operator commands
 
     def __init__(self, settings: ServiceSettings, bus: Bus, symbols: Sequence[str] = ()) -> None:
         """Set up the session; ``symbols`` (besides the symbol map's) are the ones whose venue rules to read now."""
@@ -214,6 +216,8 @@ class ExecutorWorker(ServiceWorker):
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
         async with self._lock:
+            if isinstance(message, Control) and message.command is not ControlCommand.CHECKPOINT:
+                self._record_control(message, delivery.signer)
             await self._handle(message)
             self.recorder.settle()  # between messages: a snapshot when one is due
 
@@ -264,6 +268,20 @@ class ExecutorWorker(ServiceWorker):
                 await self._kill(message.ts, message.reason)
             case Control() if message.command is ControlCommand.CHECKPOINT:
                 self.checkpoint(f"{message.reason} (by {message.issued_by})")
+
+    def _record_control(self, command: Control, signer: str | None) -> None:
+        """Keep an operator command in the session's record: what, why, who issued it and which key signed it."""
+        what = command.command.value
+        log.warning("control %s by %s, signed with %s: %s", what, command.issued_by, signer, command.reason)
+        self.recorder.event(
+            "control",
+            ts=command.ts.isoformat(),
+            id=command.id,
+            command=what,
+            reason=command.reason,
+            issued_by=command.issued_by,
+            signer=signer,
+        )
 
     async def _dry_run(self, decision: Order, paper: PaperOrder, venue: Broker) -> None:
         """Build the venue request the paper order stands for, exactly as it would be sent, and record it."""

@@ -27,6 +27,7 @@ from logos.contracts import (
 )
 from logos.files import atomic_write_text
 from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState, Slice
+from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.risk.config import RiskSettings
 from services.runtime.settings import ServiceSettings
@@ -42,6 +43,8 @@ class RiskWorker(ServiceWorker):
     """Runs the risk engine on the streams; its trading state is kept on disk across restarts."""
 
     service = "risk"
+    signs = (ORDERS_KEY,)  # its decisions and trading-state changes: only risk can send an order
+    verifies = (CONTROL_KEY,)  # operator commands: only the control key's holder can kill or resume
 
     def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
@@ -124,7 +127,7 @@ class RiskWorker(ServiceWorker):
                 await self.evaluate()
                 await self.slice_reductions()
             case Control() if message.command is not ControlCommand.CHECKPOINT:
-                await self.control(message.command, message.reason, message.issued_by)
+                await self.control(message.command, message.reason, message.issued_by, delivery.signer)
 
     def _count_outcome(self, key: str, *, rejected: bool) -> None:
         """Count the venue's first answer to an order (filled or rejected) once, for the reject-rate breaker."""
@@ -200,10 +203,16 @@ class RiskWorker(ServiceWorker):
             trading_state=self.engine.state,
         )
 
-    async def control(self, command: ControlCommand, reason: str, issued_by: str) -> RiskEvent:
-        """Apply an operator command (from the API or the control stream) and keep the result on disk."""
+    async def control(
+        self, command: ControlCommand, reason: str, issued_by: str, signer: str | None = None
+    ) -> RiskEvent:
+        """Apply an operator command (from the API or the control stream) and keep the result on disk.
+
+        A command from the control stream names the key that signed it: the audit (the trading-state
+        change, itself signed by risk) says who issued it and with which key.
+        """
         now = self.now()
-        detail = f"{reason} (by {issued_by})"
+        detail = f"{reason} (by {issued_by}, signed with {signer})" if signer else f"{reason} (by {issued_by})"
         if command is ControlCommand.KILL:
             event = self.engine.kill(now, detail)
         elif command is ControlCommand.HALT:

@@ -12,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from logos import __version__
+from logos.auth import Authenticator
 from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, Refused
 from logos.contracts import Bar, Message, ServiceState, ServiceStatus
 from logos.live.bar_guard import BarGuard
+from logos.secrets import SecretMissing
+from services.runtime.errors import StartupRefused
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger("logos.worker")
@@ -41,10 +44,13 @@ class ServiceWorker:
     """Base of every service's worker; a subclass names its service and its subscriptions."""
 
     service: ClassVar[str]
+    # the keys (logos.secrets names) this service signs its entries with and checks others' entries with
+    signs: ClassVar[tuple[str, ...]] = ()
+    verifies: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: ServiceSettings, bus: Bus) -> None:
         self.settings = settings
-        self.bus = bus
+        self.bus = self.authenticated(bus)
         self.names = bus.names
         self.instance = settings.instance or self.service
         self.started_monotonic = time.monotonic()
@@ -63,6 +69,17 @@ class ServiceWorker:
         )
         # (stream, group) -> entries trimmed before the group read them; kept once seen (Redis keeps it too)
         self.stream_gaps: dict[tuple[str, str], int] = {}
+
+    def authenticated(self, bus: Bus) -> Bus:
+        """Return ``bus`` signing and verifying with this service's keys; refuse to start without one of them."""
+        if not (self.signs or self.verifies):
+            return bus
+        store = self.settings.logos.secrets
+        try:
+            authenticator = Authenticator.from_store(bus.names, store, self.service, self.signs, self.verifies)
+        except SecretMissing as exc:
+            raise StartupRefused(str(exc)) from None
+        return bus.with_authenticator(authenticator)
 
     # -- what subclasses define ----------------------------------------------------------------
 

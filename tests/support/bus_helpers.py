@@ -8,7 +8,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from logos.auth import Authenticator
+from logos.bus import Bus
 from logos.contracts import Bar, OrderIntent
+from logos.secrets import CONTROL_KEY, ORDERS_KEY
+from logos.settings import LogosSettings
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
 
@@ -37,6 +41,17 @@ def intent(index: int, symbol: str = "AAPL") -> OrderIntent:
         bar_ts=T0,
         strategy="test",
     )
+
+
+def signing(bus: Bus) -> Bus:
+    """``bus`` publishing as risk and the command line do: orders and control commands signed with the home's keys.
+
+    A test standing in for risk (an approved Order) or the operator (a Control) publishes through it;
+    one that forges a message publishes on ``bus`` itself.
+    """
+    store = LogosSettings().secrets
+    keys = {name: store.require(name, "the test").encode("utf-8") for name in (ORDERS_KEY, CONTROL_KEY)}
+    return bus.with_authenticator(Authenticator(bus.names, signing=keys))
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition") -> None:

@@ -29,6 +29,7 @@ from services.ml.worker import MLWorker
 from services.risk.config import RiskSettings
 from services.risk.worker import RiskWorker
 from services.runtime.worker import ServiceWorker
+from tests.support.bus_helpers import signing
 
 DAY = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 SESSION_ID = "risk-gate"
@@ -130,7 +131,7 @@ class RedisSession:
         await self.settle()
 
     async def send_control(self, sent: Control) -> None:
-        await self.bus.publish(self.names.control, sent)
+        await signing(self.bus).publish(self.names.control, sent)  # as the command line's control path does
         await self.settle()
 
     async def stream(self, name: str) -> list[Message]:

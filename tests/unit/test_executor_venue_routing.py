@@ -21,6 +21,7 @@ from services.executor.config import ExecutorSettings
 from services.executor.worker import ExecutorWorker
 from services.runtime.app import build_status
 from services.runtime.errors import StartupRefused
+from tests.support.bus_helpers import signing
 from tests.support.recorded_brokers import (
     FAKE_ALPACA_KEY,
     FAKE_ALPACA_SECRET,
@@ -100,7 +101,7 @@ async def _start(settings: ExecutorSettings) -> Session:
         if worker.connected():
             break
         await asyncio.sleep(0.005)
-    return Session(worker, bus)
+    return Session(worker, signing(bus))  # the test sends what risk and the operator sign
 
 
 def _events(kind: str) -> list[dict[str, Any]]:
