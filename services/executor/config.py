@@ -18,6 +18,8 @@ from pydantic_settings import SettingsConfigDict
 
 from logos.execution.fill_model import FillModelConfig
 from logos.names import check_name
+from logos.risk.limits import RiskLimits
+from services.executor.hard_limits import HardLimits
 from services.runtime.settings import ServiceSettings
 
 
@@ -68,6 +70,24 @@ class ExecutorSettings(ServiceSettings):
         default=False,
         description="Start although start-up reconciliation found the venue's orders or positions differ (logged).",
     )
+    max_order_notional: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Hard limit: the largest order notional the executor sends, whatever risk approved "
+        "(default: twice RISK_LIMITS__MAX_ORDER_NOTIONAL).",
+    )
+    max_position_notional: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Hard limit: the largest position notional an order may leave, reductions aside "
+        "(default: twice RISK_LIMITS__MAX_POSITION_NOTIONAL).",
+    )
+    max_orders_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Hard limit: orders sent per minute of the orders' own clock "
+        "(default: twice RISK_LIMITS__MAX_ORDERS_PER_MINUTE).",
+    )
     alpaca_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("EXECUTOR_ALPACA_API_KEY", "APCA_API_KEY_ID", "alpaca_api_key"),
@@ -83,6 +103,10 @@ class ExecutorSettings(ServiceSettings):
     @classmethod
     def _safe_session_id(cls, value: str) -> str:
         return check_name("session id", value)
+
+    def hard_limits(self, risk: RiskLimits) -> HardLimits:
+        """The executor's own limits: the ones set here, the others at twice ``risk``'s."""
+        return HardLimits.above(risk, self.max_order_notional, self.max_position_notional, self.max_orders_per_minute)
 
     def venue_endpoint(self) -> str:
         """Which endpoint a venue broker talks to: live, sandbox or paper."""
