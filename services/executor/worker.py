@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from logos.bus import Bus, Delivery
 from logos.contracts import (
     Bar,
@@ -22,6 +24,7 @@ from logos.contracts import (
     OrderRejected,
     TradingStateChanged,
 )
+from logos.error_text import validation_lines
 from logos.execution.ledger import Execution
 from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
@@ -29,6 +32,7 @@ from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.session import SessionCorrupt, SessionRecorder
 from logos.names import UnsafeName, check_name
 from logos.redact import redact
+from logos.risk.limits import ConfiguredLimits, RiskLimits
 from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.executor.brokers.factory import build_broker
@@ -40,6 +44,7 @@ from services.executor.brokers.interface import (
     client_order_id,
 )
 from services.executor.config import ExecutorSettings
+from services.executor.hard_limits import HardLimitGate
 from services.executor.reconciliation import (
     HeldPosition,
     order_differences,
@@ -76,6 +81,8 @@ class ExecutorWorker(ServiceWorker):
             except UnsafeName as exc:
                 raise StartupRefused(f"executor: {exc}; remove the file to start a new session") from None
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
+        self.risk_limits = self._risk_limits()
+        self.hard_limits = HardLimitGate(settings.hard_limits(self.risk_limits))
         self.session_id = session_id
         self.venue = self._venue(settings)
         if self.venue is not None:
@@ -222,6 +229,8 @@ class ExecutorWorker(ServiceWorker):
             self.recorder.settle()  # between messages: a snapshot when one is due
 
     async def _handle(self, message: Message) -> None:
+        if isinstance(message, Order) and await self._refused(message):
+            return  # over a hard limit: nothing reaches the paper broker or the venue
         match message:
             case Bar():
                 last = self.broker.last_bar.get(message.symbol)
@@ -282,6 +291,39 @@ class ExecutorWorker(ServiceWorker):
             issued_by=command.issued_by,
             signer=signer,
         )
+
+    @staticmethod
+    def _risk_limits() -> RiskLimits:
+        """Risk's limits as the stack configures them: the executor's own default to twice these."""
+        try:
+            return ConfiguredLimits().limits
+        except ValidationError as exc:
+            raise StartupRefused(f"executor: {'; '.join(validation_lines(exc))}") from None
+
+    async def _refused(self, order: Order) -> bool:
+        """Refuse an approved order that breaks a hard limit: recorded, logged as CRIT, rejected on the fills stream.
+
+        A decision the broker already took is not checked again; one refused before is refused again
+        (a redelivery), without a second record.
+        """
+        if order.id in self.broker.decisions:
+            return False
+        reason = self.recorder.refusals.get(order.id)
+        if reason is None:
+            position = self.broker.ledger.position(order.symbol)
+            breach = self.hard_limits.admit(order, position, self.broker.marks.get(order.symbol))
+            if breach is None:
+                return False
+            log.critical("refused order %s (intent %s, %s target %s): hard limit %s: %s", order.id, order.intent_id,
+                         order.symbol, order.target_quantity, breach.limit, breach.detail)  # fmt: skip
+            self.recorder.refusal(order.id, order.ts, breach.limit, breach.detail, intent_id=order.intent_id,
+                                  symbol=order.symbol, target=str(order.target_quantity),
+                                  position=str(position))  # fmt: skip
+            reason = self.recorder.refusals[order.id]
+        rejected = OrderRejected(id=f"refused|{order.id}", ts=order.ts, order_id=order.id, intent_id=order.intent_id,
+                                 symbol=order.symbol, reason=reason)  # fmt: skip
+        await self.publish(self.names.fills, rejected)
+        return True
 
     async def _dry_run(self, decision: Order, paper: PaperOrder, venue: Broker) -> None:
         """Build the venue request the paper order stands for, exactly as it would be sent, and record it."""
@@ -375,6 +417,12 @@ class ExecutorWorker(ServiceWorker):
     def warnings(self) -> list[str]:
         found = super().warnings()
         settings = self.executor_settings
+        refused = sum(count for count, _ in self.recorder.refused_by.values())
+        if refused:
+            limit, (_, first) = next(iter(self.recorder.refused_by.items()))
+            found.append(f"CRIT: {refused} approved orders refused by the executor's hard limits (first: {limit}: "
+                         f"{first}); see docs/RUNBOOK.md, Executor hard limits")  # fmt: skip
+        found += self.hard_limits.limits.below(self.risk_limits)
         if self.venue is not None and settings.dry_run:
             found.append(f"dry run against {settings.broker}: venue requests are recorded, none is sent")
         if self.routing is not None:
@@ -398,6 +446,7 @@ class ExecutorWorker(ServiceWorker):
             "bars": self.recorder.bars,
             "session_directory": str(self.recorder.directory),
             "checkpoint": self.last_checkpoint,
+            "hard_limits": self.hard_limits.details(self.recorder.refused_by),
         } | ({"venue": self._venue_details(self.routing)} if self.routing is not None else {})
 
     def _venue_details(self, routing: VenueSession) -> dict[str, Any]:
