@@ -15,6 +15,7 @@ from logos.bus.consumer import Backoff
 from logos.contracts import Bar, Control, ControlCommand, Message, utc_now
 from logos.data.fixtures import fixture_path
 from logos.data.loading import load_bars
+from logos.live.bar_guard import replay_refusals
 from logos.streams import Group
 from services.feed.bar_cache import BarCache
 from services.feed.config import LIVE_PROVIDERS, FeedSettings
@@ -41,6 +42,7 @@ class FeedWorker(ServiceWorker):
         self.replayed = 0
         self.replay_total: int | None = None
         self.replay_finished = False
+        self.replay_refused = 0
         self.provider: BarProvider | None = None
         self.freshness: FreshnessClock | None = None
         self.cache: BarCache | None = None
@@ -78,6 +80,14 @@ class FeedWorker(ServiceWorker):
         if settings.replay_symbols:
             frames = {symbol: frames[symbol] for symbol in settings.replay_symbols if symbol in frames}
         self.replay_total = sum(len(frame) for frame in frames.values())
+        # a replay's bars are historical: none is dated after the wall clock, none lies outside its own span
+        logos = settings.logos
+        refused = replay_refusals(
+            {symbol: [ts.to_pydatetime() for ts in frame.index] for symbol, frame in frames.items()},
+            self.clock(),
+            timedelta(seconds=logos.bar_future_tolerance_seconds),
+            timedelta(seconds=logos.max_bar_gap_seconds) if logos.max_bar_gap_seconds else None,
+        )
         pipeline = [*self.names.all_bars(), *self.names.all_intents(), self.names.orders, self.names.fills,
                     self.names.account]  # fmt: skip
         await self._wait_for_groups()
@@ -85,6 +95,11 @@ class FeedWorker(ServiceWorker):
         for bar in replay_bars(frames, settings.logos.symbol_specs()):
             if self.stopping.is_set():
                 return
+            reason = refused.get((bar.symbol, bar.ts))
+            if reason is not None:
+                log.warning("replay: %s; not published", reason)
+                self.replay_refused += 1
+                continue
             await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), bar))
             self.replayed += 1
             settle = functools.partial(self.bus.wait_until_quiet, pipeline, SETTLE_TIMEOUT_SECONDS, poll_seconds=0.001)
@@ -183,6 +198,7 @@ class FeedWorker(ServiceWorker):
             "replayed": self.replayed,
             "replay_total": self.replay_total,
             "replay_finished": self.replay_finished,
+            "replay_refused": self.replay_refused,
         }
         if self.provider is not None and self.freshness is not None:
             found["live"] = {

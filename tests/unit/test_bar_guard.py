@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from logos.contracts import Bar
-from logos.live.bar_guard import BarGuard, BarVerdict
+from logos.live.bar_guard import BarGuard, BarVerdict, replay_refusals
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 HISTORY = datetime(2021, 3, 1, 9, 30, tzinfo=UTC)  # a replay: long before the wall clock
@@ -103,3 +103,15 @@ def test_seed_when_restarted_then_first_bar_checked_against_handled_one() -> Non
     bars.seed("BTC-USD", HISTORY)
     assert feed(bars, HISTORY + timedelta(days=30))[0].kind == "gap"
     assert feed(bars, HISTORY)[0].kind == "duplicate"
+
+
+def test_replay_refusals_when_data_has_future_bar_and_lone_outlier_then_both_refused_rest_kept() -> None:
+    steady = [HISTORY + MINUTE * index for index in range(5)]
+    resumed = [HISTORY + timedelta(days=10) + MINUTE * index for index in range(3)]
+    outlier, future = HISTORY + timedelta(days=300), datetime(2099, 1, 1, tzinfo=UTC)
+    refused = replay_refusals(
+        {"BTC-USD": [*steady, outlier, *resumed, future]}, NOW, timedelta(minutes=5), timedelta(days=4)
+    )
+    assert set(refused) == {("BTC-USD", outlier), ("BTC-USD", future)}
+    assert "outside the replay's span" in refused[("BTC-USD", outlier)]
+    assert "ahead of the clock" in refused[("BTC-USD", future)]

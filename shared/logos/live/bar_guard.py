@@ -145,3 +145,36 @@ def _span(delta: timedelta) -> str:
     if minutes:
         return f"{minutes}m {seconds}s"
     return f"{seconds}s"
+
+
+def replay_refusals(
+    timestamps: dict[str, list[datetime]], now: datetime, future_tolerance: timedelta, max_gap: timedelta | None
+) -> dict[tuple[str, datetime], str]:
+    """The bars of a replay not to publish, (symbol, time) -> why: after the wall clock, or outside its span.
+
+    A replay knows all of its bars, so it needs no confirmation: a bar separated from every
+    neighbour of its symbol by more than ``max_gap`` lies outside the replay's span (a symbol of
+    one or two bars has no span to judge by).
+    """
+    refused: dict[tuple[str, datetime], str] = {}
+    for symbol, moments in timestamps.items():
+        kept = []
+        for ts in sorted(moments):
+            if ts - now > future_tolerance:
+                refused[(symbol, ts)] = (
+                    f"bar refused: {symbol} {ts.isoformat()} is {_span(ts - now)} ahead of the clock "
+                    f"{now.isoformat()} (tolerance {_span(future_tolerance)}, {FUTURE_SETTING})"
+                )
+            else:
+                kept.append(ts)
+        if max_gap is None or len(kept) < 3:
+            continue
+        for index, ts in enumerate(kept):
+            before = ts - kept[index - 1] if index > 0 else None
+            after = kept[index + 1] - ts if index + 1 < len(kept) else None
+            if all(step is None or step > max_gap for step in (before, after)):
+                refused[(symbol, ts)] = (
+                    f"bar refused: {symbol} {ts.isoformat()} lies outside the replay's span: more than "
+                    f"{_span(max_gap)} from every other bar of {symbol} ({GAP_SETTING})"
+                )
+    return refused
