@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings
 
 import services.dashboard
 from logos.bus import Bus
-from logos.contracts import DeadLetter, ServiceStatus
+from logos.contracts import ControlCommand, DeadLetter, ServiceStatus
 from logos.redact import redact_text
 from logos.settings import LogosSettings
 from services.brain.config import BrainSettings
@@ -147,16 +147,42 @@ def _control(command: str, reason: str) -> None:
     )
 
 
+def _control_via_bus(command: ControlCommand, reason: str) -> None:
+    from services.cli.bus_control import send_control
+
+    sent = asyncio.run(send_control(LogosSettings(), command, reason))
+    typer.echo(f"{command.value} appended to the control stream ({sent.entry_id}), signed with control-key")
+    if sent.change is None:
+        typer.echo("error: risk did not answer within 10s; see `logos status` (is risk running?)", err=True)
+        raise typer.Exit(1)
+    change = sent.change
+    state = f"trading state {change.trading_state.value}, kill switch {'on' if change.kill_switch else 'off'}"
+    typer.echo(f"{state}: {change.detail}")
+
+
 ReasonOption = Annotated[str, typer.Option(help="Why; recorded with the state change.")]
+ViaBusOption = Annotated[
+    bool,
+    typer.Option(
+        "--via-bus",
+        help="Send the command on the control stream, signed with the control key (no token, no HTTP to risk).",
+    ),
+]
 
 
-def kill(reason: ReasonOption = "operator kill switch") -> None:
+def kill(reason: ReasonOption = "operator kill switch", via_bus: ViaBusOption = False) -> None:
     """Engage the kill switch on the risk service: every intent is denied until `logos resume`."""
+    if via_bus:
+        _control_via_bus(ControlCommand.KILL, reason)
+        return
     _control("kill", reason)
 
 
-def resume(reason: ReasonOption = "operator resume") -> None:
+def resume(reason: ReasonOption = "operator resume", via_bus: ViaBusOption = False) -> None:
     """Release the kill switch (and any halt) on the risk service."""
+    if via_bus:
+        _control_via_bus(ControlCommand.RESUME, reason)
+        return
     _control("resume", reason)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from logos.contracts import ControlCommand
+from logos.settings import LogosSettings
 from services.cli.stack import SERVICES, ComposeOption, base_url, wait_ready
 from services.executor.config import ExecutorSettings
 from services.feed.config import FeedSettings
@@ -37,6 +40,7 @@ def replay_check(
 
     from logos.data.fixtures import fixture_path
     from logos.data.loading import load_bars
+    from services.cli.bus_control import send_control
     from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
 
     feed, ml, executor = FeedSettings(), MLSettings(), ExecutorSettings()
@@ -57,10 +61,17 @@ def replay_check(
             raise typer.Exit(1)
         replayed = int(replay["replayed"])
         typer.echo(f"replay finished: {replayed:,} bars; waiting for the executor's checkpoint")
+        asked = False
         while time.monotonic() < deadline:
-            checkpoint = _details(client, "executor", compose).get("checkpoint") or {}
+            details = _details(client, "executor", compose)
+            checkpoint = details.get("checkpoint") or {}
             if checkpoint.get("bars", 0) >= replayed:
                 break
+            if not asked and details.get("bars", 0) >= replayed:
+                # the executor has every bar: ask it for the session's files (a signed command; the feed sends none)
+                reason = f"replay finished: {replayed} bars"
+                asyncio.run(send_control(LogosSettings(), ControlCommand.CHECKPOINT, reason))
+                asked = True
             time.sleep(0.5)
         else:
             typer.echo("replay check FAILED: the executor wrote no checkpoint of the whole replay", err=True)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from logos.bus import BackendUnavailable, Bus, Delivery
 from logos.bus.consumer import Backoff
-from logos.contracts import Bar, Control, ControlCommand, Message, utc_now
+from logos.contracts import Bar, Control, Message, utc_now
 from logos.data.fixtures import fixture_path
 from logos.data.loading import load_bars
 from logos.live.bar_guard import replay_refusals
@@ -109,11 +109,9 @@ class FeedWorker(ServiceWorker):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 1 / settings.replay_speed)
         self.replay_finished = True
+        # the feed never appends to the control stream (only risk and the operator's signed control path do):
+        # `logos stack replay-check` asks the executor for the session's files once it has every bar
         log.info("replay finished: %d bars", self.replayed)
-        # the executor writes the session's files now, so a finished replay can be checked without stopping it
-        checkpoint = Control(command=ControlCommand.CHECKPOINT, reason=f"replay finished: {self.replayed} bars",
-                             issued_by="feed")  # fmt: skip
-        await self._until_done(functools.partial(self.publish, self.names.control, checkpoint))
 
     async def _poll_live(self) -> None:
         settings = self.feed_settings

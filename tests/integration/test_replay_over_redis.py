@@ -6,12 +6,15 @@ import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from logos.contracts import ControlCommand
 from logos.settings import LogosSettings
 from logos.streams import StreamNames
 from services.cli import app as cli
+from services.cli.bus_control import send_control
 from services.executor.app import create_app as executor_app
 from services.executor.config import ExecutorSettings
 from services.feed.app import create_app as feed_app
@@ -21,8 +24,15 @@ from services.ml.config import MLSettings
 from services.risk.app import create_app as risk_app
 from services.risk.config import RiskSettings
 from tests.support.apps import running
+from tests.support.bus_helpers import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+async def executor_has(client: httpx.AsyncClient, what: str, bars: int) -> bool:
+    details = (await client.get("/status")).json()["details"]
+    handled = details["bars"] if what == "bars" else (details["checkpoint"] or {}).get("bars", 0)
+    return bool(handled >= bars)
 
 
 async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest(
@@ -37,8 +47,9 @@ async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest
     risk = RiskSettings(logos=logos, clock="data")  # type: ignore[call-arg]
     executor = ExecutorSettings(logos=logos, session_id="redis-replay")  # type: ignore[call-arg]
     async with AsyncExitStack() as stack:
-        for factory, settings in ((ml_app, ml), (risk_app, risk), (executor_app, executor)):
+        for factory, settings in ((ml_app, ml), (risk_app, risk)):
             await stack.enter_async_context(running(factory(settings)))
+        executor_client = await stack.enter_async_context(running(executor_app(executor)))
         feed_client = await stack.enter_async_context(running(feed_app(feed)))
         for _ in range(1200):  # at most 120 s
             details = (await feed_client.get("/status")).json()["details"]
@@ -46,6 +57,10 @@ async def test_redis_stack_when_replaying_fixture_then_trades_equal_the_backtest
                 break
             await asyncio.sleep(0.1)
         assert details["replay_finished"] and details["replayed"] == 3000
+        await eventually(lambda: executor_has(executor_client, "bars", 3000), 60, "the executor to handle every bar")
+        # what `logos stack replay-check` does then: a signed checkpoint, and the session's files while it runs
+        await send_control(logos, ControlCommand.CHECKPOINT, "replay finished: 3000 bars")
+        await eventually(lambda: executor_has(executor_client, "checkpoint", 3000), 30, "the executor's checkpoint")
     # the executor wrote its session when it stopped
     session = isolated_home / "runs" / "live" / "sessions" / "redis-replay"
     backtest = CliRunner().invoke(cli, ["backtest", "--fixture", "sma_demo_1m", "--strategy", "sma_cross",
