@@ -48,6 +48,8 @@ from bus_throughput import client, percentile, raw_latency, start_redis
 from logos.bus import Bus, encode
 from logos.bus.redis_backend import RedisBackend
 from logos.contracts import Bar
+from logos.secrets import CONTROL_KEY, ORDERS_KEY
+from logos.settings import LogosSettings
 from logos.streams import StreamNames
 
 GOALS = {"p50_ms": 3.0, "p99_ms": 10.0, "stack_bars_per_second": 5_000, "inprocess_bars_per_second": 50_000}
@@ -252,6 +254,7 @@ def main() -> None:
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     process, redis_url, directory = start_redis()
     home = Path(tempfile.mkdtemp(prefix="logos-bench-home-"))
+    LogosSettings(home=home).secrets.ensure([ORDERS_KEY, CONTROL_KEY])  # risk signs orders, the executor checks them
     try:
         fields = [encode(zigzag_bar(0, datetime(2024, 1, 2, tzinfo=UTC)))] * 1000
         raw = asyncio.run(raw_latency(redis_url, f"bench-raw-{uuid.uuid4().hex[:6]}", fields, 1000))
