@@ -15,6 +15,8 @@ from logos.error_text import one_line
 from logos.settings import LogosDebug
 from services.cli import backtest, contracts, ml, portfolio, secrets_command, stack, stack_replay, trade
 from services.cli.brokers import brokers_app, validate_config
+from services.cli.session_command import session_app
+from services.cli.supervisor import run as run_stack
 
 app = typer.Typer(
     name="logos",
@@ -25,6 +27,8 @@ app = typer.Typer(
 )
 app.add_typer(contracts.app, name="contracts")
 stack.stack_app.command("replay-check")(stack_replay.replay_check)
+stack.stack_app.command("run")(run_stack)
+app.add_typer(session_app, name="session")
 app.add_typer(stack.stack_app, name="stack")
 app.add_typer(ml.app, name="ml")
 app.add_typer(backtest.strategies_app, name="strategies")

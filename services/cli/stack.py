@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -96,6 +97,8 @@ def serve(
 
     import uvicorn
 
+    # bind, then join: a port already taken stops the service before its worker joins a consumer group
+    listening = bind_port_or_exit(name, bind_host, bind_port, entry.settings)
     configure_logging(settings.logos.log_level)
     module, _, factory = entry.app.partition(":")
     try:
@@ -105,7 +108,36 @@ def serve(
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
     app.state.exit_on_refusal = True  # a worker that refuses to start: its lines and exit 2
-    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host=bind_host, port=bind_port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: the stop signal it raises again after shutdown
+        server.run(sockets=[listening])
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's exit code of a failed start
+
+
+def bind_port_or_exit(name: str, host: str, port: int, settings: type[BaseSettings]) -> socket.socket:
+    """The service's listening socket, bound now; a port in use is one line and exit 2."""
+    setting = f"{settings.model_config.get('env_prefix', '')}PORT"
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind)
+    except OSError as exc:
+        typer.echo(f"error: {name}: cannot bind {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port in TIME_WAIT is free
+    try:
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        typer.echo(
+            f"error: {name}: cannot bind {host}:{port} ({exc.strerror or exc}): another {name} is running there? "
+            f"stop it or choose another port ({setting})",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    listening.set_inheritable(True)
+    return listening
 
 
 def streamlit_argv(host: str, port: int) -> list[str]:

@@ -30,7 +30,6 @@ from logos.execution.order_states import OrderStatus
 from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker, PaperOrder
 from logos.live.session import SessionCorrupt, SessionRecorder
-from logos.names import UnsafeName, check_name
 from logos.redact import redact
 from logos.risk.limits import ConfiguredLimits, RiskLimits
 from logos.secrets import CONTROL_KEY, ORDERS_KEY
@@ -54,6 +53,7 @@ from services.executor.reconciliation import (
 )
 from services.executor.venue_session import VenueSession, VenueStep
 from services.runtime.errors import StartupRefused
+from services.runtime.session_identity import check_executor, uses_redis
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
@@ -73,13 +73,10 @@ class ExecutorWorker(ServiceWorker):
         self.executor_settings = settings
         paths = settings.logos.paths
         self.pointer = paths.runs / "live" / "current_session"
-        session_id = settings.session_id
-        if "session_id" not in settings.model_fields_set and self.pointer.exists():
-            session_id = self.pointer.read_text().strip()  # resume the session a crash interrupted
-            try:
-                check_name(f"session id in {self.pointer}", session_id)
-            except UnsafeName as exc:
-                raise StartupRefused(f"executor: {exc}; remove the file to start a new session") from None
+        explicit = settings.session_id if "session_id" in settings.model_fields_set else None
+        # the stack's one session: the pointer's (a stop or a crash left it), the one Redis records, or a new one
+        consumed = [self.names.orders, *self.names.all_bars(), self.names.control]
+        session_id = check_executor(settings, bus, self.pointer, explicit, settings.session_id, consumed)
         self.broker = PaperBroker(settings.cash, settings.logos.symbol_specs(), settings.fills)
         self.risk_limits = self._risk_limits()
         self.hard_limits = HardLimitGate(settings.hard_limits(self.risk_limits))
@@ -402,7 +399,8 @@ class ExecutorWorker(ServiceWorker):
         self._note_venue()
         ledger = self.broker.ledger
         directory = self.recorder.finish(self._orders(), ledger.executions, ledger.realized_pnl, ledger.fees_paid)
-        self.pointer.unlink(missing_ok=True)
+        if not uses_redis(self.bus):  # on Redis a stop does not end the session: the next start resumes it
+            self.pointer.unlink(missing_ok=True)
         summary = self.recorder.summary
         for line in summary.lines() if summary else []:
             log.info("session %s: %s", self.session_id, line)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from logos.bus import BackendUnavailable, Bus, Delivery
+from logos.bus.codec import InvalidEntry, decode
 from logos.bus.consumer import Backoff
 from logos.contracts import Bar, Control, Message, utc_now
 from logos.data.fixtures import fixture_path
@@ -92,9 +93,16 @@ class FeedWorker(ServiceWorker):
                     self.names.account]  # fmt: skip
         await self._wait_for_groups()
         log.info("replaying %d bars of %s from %s", self.replay_total, ", ".join(frames), source)
+        # a resumed session (services/runtime/session_identity.py) goes on after its last published bar
+        published = await self._until_done(self._last_published)
+        if published is not None:
+            log.info("resuming the replay after %s@%s", published[1], published[0].isoformat())
         for bar in replay_bars(frames, settings.logos.symbol_specs()):
             if self.stopping.is_set():
                 return
+            if published is not None and (bar.ts, bar.symbol) <= published:
+                self.replayed += 1  # published before the restart, in canonical order
+                continue
             reason = refused.get((bar.symbol, bar.ts))
             if reason is not None:
                 log.warning("replay: %s; not published", reason)
@@ -112,6 +120,20 @@ class FeedWorker(ServiceWorker):
         # the feed never appends to the control stream (only risk and the operator's signed control path do):
         # `logos stack replay-check` asks the executor for the session's files once it has every bar
         log.info("replay finished: %d bars", self.replayed)
+
+    async def _last_published(self) -> tuple[datetime, str] | None:
+        """The (time, symbol) of the newest bar on the bar streams: where a resumed replay goes on."""
+        newest: tuple[datetime, str] | None = None
+        for stream in self.names.all_bars():
+            for entry in await self.bus.backend.read_backwards(stream, "+", 100):
+                try:
+                    bar = decode(entry.fields or {}, self.names.accepted_types(stream))
+                except InvalidEntry:
+                    continue  # garbage someone appended: it went to the dead-letter stream
+                if isinstance(bar, Bar):
+                    newest = max(newest or (bar.ts, bar.symbol), (bar.ts, bar.symbol))
+                    break
+        return newest
 
     async def _poll_live(self) -> None:
         settings = self.feed_settings

@@ -18,6 +18,7 @@ from logos.contracts import Bar, Message, ServiceState, ServiceStatus
 from logos.live.bar_guard import BarGuard
 from logos.secrets import SecretMissing
 from services.runtime.errors import StartupRefused
+from services.runtime.session_identity import check_worker
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger("logos.worker")
@@ -144,6 +145,8 @@ class ServiceWorker:
         """Start every consumer loop and the heartbeat."""
         for line in self.warnings():
             log.warning("%s: UNSAFE: %s", self.service, line)
+        # before any state is rebuilt or any group read: every service resumes the stack's one session, or none starts
+        self.session = await asyncio.to_thread(check_worker, self)
         try:
             await self.prepare()
         except BackendUnavailable as exc:
