@@ -33,13 +33,21 @@ def _risk_state() -> Path:
     return RiskSettings().state_path()
 
 
-def _client(logos: LogosSettings, wait_seconds: float) -> redis.Redis:
+def _client(logos: LogosSettings, wait_seconds: float, user: str = "cli") -> redis.Redis:
     from services.runtime.session_identity import connect
 
     try:
-        return connect(logos, "cli", wait_seconds)
+        return connect(logos, user, wait_seconds)
     except StartupRefused as exc:
-        raise SessionRefused(str(exc).removeprefix("cli: ")) from None
+        raise SessionRefused(str(exc).removeprefix(f"{user}: ")) from None
+
+
+def _clearing_user(logos: LogosSettings) -> str:
+    """The operator's Redis user when its secret exists (it may delete streams), else the command line's."""
+    from logos.bus.acl import ADMIN_USER
+    from logos.secrets import redis_password_name
+
+    return ADMIN_USER if logos.secrets.get(redis_password_name(ADMIN_USER)) else "cli"
 
 
 def _fresh_id(logos: LogosSettings, old: str | None) -> str:
@@ -62,7 +70,8 @@ def start_fresh(logos: LogosSettings, wait_seconds: float = 30.0) -> list[str]:
     from services.runtime.session_identity import KEPT_ON_FRESH, SessionIdentity, read_identity, session_key
 
     names = logos.streams
-    client = _client(logos, wait_seconds)
+    user = _clearing_user(logos)
+    client = _client(logos, wait_seconds, user)
     try:
         old = read_identity(client, session_key(names.prefix))
         kept = {getattr(names, topic) for topic in KEPT_ON_FRESH}
@@ -74,8 +83,9 @@ def start_fresh(logos: LogosSettings, wait_seconds: float = 30.0) -> list[str]:
             client.set(session_key(names.prefix), fresh.model_dump_json())
         except redis.exceptions.NoPermissionError as exc:
             raise SessionRefused(
-                f"Redis refused the command line's user ({exc}); a fresh session needs DEL on the {names.prefix} "
-                f"streams and SET on {session_key(names.prefix)}"
+                f"Redis refused user {user} ({exc}); a fresh session needs DEL on the {names.prefix} streams and "
+                f"SET on {session_key(names.prefix)}: create the operator's user with `logos secrets init --admin` "
+                "and `logos secrets redis-acl`"
             ) from None
     finally:
         client.close()
