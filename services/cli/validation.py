@@ -235,6 +235,9 @@ def summary(config: StackConfig) -> list[str]:
     token = "set" if config.risk.control_token else "missing"
     shown_limits = ", ".join(f"{name}={value}" for name, value in limits.items() if value is not None)
     lines.append(f"risk: kill-switch token {token}, limits {shown_limits}")
+    hard = config.executor.hard_limits(config.risk.limits)
+    lines.append(f"executor hard limits: {', '.join(f'{name}={value}' for name, value in vars(hard).items())}")
+    lines += [f"warning: {line}" for line in executor_safety.hard_limit_warnings(config.executor, config.risk.limits)]
     lines.append(f"ml: {shown(config.ml, 'strategy', 'params', 'sizing') or 'no strategy (watching only)'}")
     ports = ", ".join(f"{name} {getattr(config, name).port}" for name in SERVICES)
     lines.append(f"ports: {ports}")

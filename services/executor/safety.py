@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from logos.risk.limits import RiskLimits
 from services.executor.brokers.credentials import credential_pair, stamp_problem
 from services.executor.brokers.ib_broker import IB_NOT_SUPPORTED
 from services.executor.config import ExecutorSettings
@@ -37,6 +38,11 @@ def startup_refusals(executor: ExecutorSettings, now: datetime | None = None) ->
     if executor.live and executor.broker in ("ccxt", "alpaca"):
         found += _credential_refusals(executor, now)
     return found
+
+
+def hard_limit_warnings(executor: ExecutorSettings, risk: RiskLimits) -> list[str]:
+    """Each executor hard limit below risk's limit, or facing a risk rule that is off: approved orders refused there."""
+    return executor.hard_limits(risk).below(risk)
 
 
 def _credential_refusals(executor: ExecutorSettings, now: datetime | None) -> list[str]:

@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from typer.testing import CliRunner
 
 from logos.contracts import Order
 from logos.risk.limits import DEFAULT_LIMITS, ConfiguredLimits, RiskLimits
+from services.cli import app
 from services.executor.config import ExecutorSettings
 from services.executor.hard_limits import HardLimitGate, HardLimits
+from tests.support.cli_process import run_logos
 
 D = Decimal
 NOW = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
@@ -92,4 +95,33 @@ def test_below_when_an_executor_limit_is_set_under_risks_then_named_with_both_va
     assert ExecutorSettings().hard_limits(risk).below(risk) == [
         "EXECUTOR_MAX_ORDER_NOTIONAL=20000 is below RISK_LIMITS__MAX_ORDER_NOTIONAL=25000: the executor refuses "
         "orders risk approves; raise it, or lower risk's"
+    ]
+
+
+def test_validate_config_when_an_executor_limit_sits_below_risks_then_ok_with_a_warning_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXECUTOR_MAX_POSITION_NOTIONAL", "40000")
+    result = CliRunner().invoke(app, ["validate-config"])
+    assert result.exit_code == 0, result.output
+    assert "executor hard limits: max_order_notional=50000, max_position_notional=40000, max_orders_per_minute=120" in (
+        result.output
+    )
+    assert (
+        "warning: EXECUTOR_MAX_POSITION_NOTIONAL=40000 is below RISK_LIMITS__MAX_POSITION_NOTIONAL=50000: the "
+        "executor refuses orders risk approves; raise it, or lower risk's"
+    ) in result.output
+
+
+def test_validate_config_when_defaults_then_no_hard_limit_warning() -> None:
+    result = CliRunner().invoke(app, ["validate-config"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" not in result.output
+
+
+def test_serve_when_a_hard_limit_is_not_a_number_then_one_line_and_exit_2() -> None:
+    completed = run_logos("serve", "executor", env={"EXECUTOR_MAX_ORDERS_PER_MINUTE": "0"})
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.splitlines() == [
+        "error: executor: EXECUTOR_MAX_ORDERS_PER_MINUTE: Input should be greater than or equal to 1"
     ]
