@@ -92,6 +92,11 @@ class StreamNames:
     def dlq(self) -> str:
         return f"{self.prefix}:dlq"
 
+    @property
+    def lag_corrections(self) -> str:
+        """Prefix of the keys that keep groups' lag right after Redis lost their read counts (a restart)."""
+        return f"{self.prefix}:session:lag"
+
     def dead_letter_marker(self, stream: str, entry_id: str, reason_digest: str) -> str:
         """Return the key that records one failure of one entry as dead-lettered (a key, not a stream)."""
         return f"{self.dlq}:seen:{stream}:{entry_id}:{reason_digest}"

@@ -71,11 +71,6 @@ def backtest_trades(tmp_path: Path) -> str:
     return (tmp_path / "runs" / "b" / "trades.csv").read_text()
 
 
-@pytest.mark.xfail(
-    reason="Redis 7.0 resets a group's entries-read when it reloads its AOF, so the stream_gap check (XINFO GROUPS "
-    "lag) reports entries trimmed unread after the restart and halts trading; remove once that check tolerates it",
-    strict=False,
-)
 def test_stack_when_interrupted_mid_replay_and_started_again_then_one_session_equal_to_the_backtest(
     tmp_path: Path,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from services.risk.app import create_app as risk_app
 from services.risk.config import RiskSettings
 from tests.support.apps import running
 from tests.support.bus_helpers import eventually
+from tests.support.redis_process import RedisProcess
 from tests.support.risk_sessions import bar
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -215,3 +217,42 @@ async def test_lag_when_above_max_lag_then_not_ready_until_caught_up(
         await eventually(ready, timeout=10, what="ml ready once caught up")
     await bus.close()
     assert any(p.startswith("lag: group ml is ") and "(LOGOS_MAX_LAG 5)" in p for p in problems)
+
+
+async def test_redis_restart_when_read_counts_are_reset_then_no_loss_shown_and_a_later_gap_still_is(
+    tmp_path: Path, names: StreamNames
+) -> None:
+    # Redis 7.0 forgets a group's entries-read over an AOF restart; the raw lag then counts the whole
+    # history as unread, which would read as entries lost
+    server = RedisProcess(tmp_path / "redis").start()
+    try:
+        bus = Bus.redis(server.url, names, block_seconds=0.05, maxlen=MAXLEN, trim_seconds=3600)
+        stream = names.bars()
+        await bus.backend.ensure_group(stream, "ml")
+        for index in range(50):
+            await bus.publish(stream, bar("BTC-USD", START + timedelta(minutes=index)))
+        read = await bus.backend.read_group("ml", "ml-1", {stream: ">"}, 30, 0)
+        for entry in read:
+            await bus.backend.ack(stream, "ml", entry.entry_id)
+        (info,) = await bus.group_info("ml", [stream])
+        assert (info.lag, info.lost()) == (20, 0)
+        await bus.close()
+        server.restart()
+        bus = Bus.redis(server.url, names, block_seconds=0.05, maxlen=MAXLEN, trim_seconds=3600)
+        raw = aioredis.Redis.from_url(server.url)
+        for entry in await bus.backend.read_group("ml", "ml-1", {stream: ">"}, 5, 0):  # counts again from 0
+            await bus.backend.ack(stream, "ml", entry.entry_id)
+        (group,) = await raw.xinfo_groups(stream)
+        (info,) = await bus.group_info("ml", [stream])
+        assert (info.lag, info.lost(), info.behind()) == (15, 0, 15), group
+        (again,) = await bus.group_info("ml", [stream])
+        assert again.lag == 15  # the correction is kept, not recomputed from scratch
+        # entries trimmed unread after the restart still show as lost
+        remaining = [entry_id for entry_id, _ in await raw.xrange(stream, count=100)]
+        await raw.xtrim(stream, minid=remaining[-5], approximate=False)
+        (gapped,) = await bus.group_info("ml", [stream])
+        assert (gapped.lag, gapped.lost()) == (15, 10), gapped
+        await raw.aclose()
+        await bus.close()
+    finally:
+        server.stop()

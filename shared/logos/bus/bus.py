@@ -81,7 +81,8 @@ class Bus:
         # redis-py loads here, when a bus on Redis is made: the settings (and so every command) import this package
         from logos.bus.redis_backend import RedisBackend
 
-        return cls(RedisBackend.from_url(url, block_seconds=block_seconds), names, **kwargs)  # type: ignore[arg-type]
+        backend = RedisBackend.from_url(url, block_seconds=block_seconds, correction_prefix=names.lag_corrections)
+        return cls(backend, names, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
     def memory(cls, names: StreamNames | None = None, **kwargs: float) -> Bus:

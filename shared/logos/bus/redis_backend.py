@@ -83,8 +83,18 @@ if held == 0 and probe < excess and removed > 0 then more = 1 end
 return {removed, held, more}
 """
 )
-# KEYS: the stream. Returns false when it does not exist, else {length, first id or false, last id,
-# {{group, pending, last delivered id, lag or -1, oldest pending id or false}, ...}}, read at one instant.
+# KEYS: the stream; ARGV: the prefix of the lag-correction keys ('' for none). Returns false when the
+# stream does not exist, else {length, first id or false, last id, {{group, pending, last delivered id,
+# lag or -1, oldest pending id or false}, ...}}, read at one instant.
+#
+# Redis 7.0 does not keep a group's count of entries read across a restart from its AOF: it comes back
+# unknown, or counts again from 0 with the next read, and the lag (entries added minus entries read)
+# then counts every entry of the stream's history as unread, which reads as entries trimmed unread. A
+# true count can never be below the entries still there up to the group's last delivered one (it read
+# each of them), and it never goes down: either break shows the count was reset. The lag is then taken
+# as what is really left after the last delivered entry (nothing lost across the restart can be told
+# apart), and the difference is kept under <prefix>:<stream>:<group> with the count it applies to, so
+# the lag stays right until the next reset. A user that may not write the key just gets the raw lag.
 _STATE = (
     _ID_FUNCTIONS
     + """
@@ -92,14 +102,45 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local stream = map(redis.call('XINFO', 'STREAM', KEYS[1]))
 local first = false
 if stream['first-entry'] then first = stream['first-entry'][1] end
+local length = stream['length']
+local function after_count(id)
+  local count, start = 0, '(' .. id
+  while true do
+    local rows = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 1000)
+    count = count + #rows
+    if #rows < 1000 then return count end
+    start = '(' .. rows[#rows][1]
+  end
+end
 local groups = {}
 for _, row in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local group = map(row)
   local oldest = false
   if group['pending'] > 0 then oldest = redis.call('XPENDING', KEYS[1], group['name'])[2] end
-  table.insert(groups, {group['name'], group['pending'], group['last-delivered-id'], group['lag'] or -1, oldest})
+  local lag = group['lag'] or -1
+  local read = group['entries-read']
+  if ARGV[1] ~= '' and read then
+    local key = ARGV[1] .. ':' .. KEYS[1] .. ':' .. group['name']
+    local saved = redis.call('GET', key)
+    local at, fix = 0, 0
+    if saved then
+      local a, f = string.match(saved, '^(%d+) (%-?%d+)$')
+      at, fix = tonumber(a), tonumber(f)
+    end
+    local delivered = group['last-delivered-id']
+    local reset = read < at
+    if not reset and read + fix < length and delivered ~= '0-0' then
+      reset = read + fix < length - after_count(delivered)
+    end
+    if reset then
+      fix = lag - after_count(delivered)
+      redis.pcall('SET', key, read .. ' ' .. fix)
+    end
+    if lag >= 0 then lag = lag - fix end
+  end
+  table.insert(groups, {group['name'], group['pending'], group['last-delivered-id'], lag, oldest})
 end
-return {stream['length'], first, stream['last-generated-id'], groups}
+return {length, first, stream['last-generated-id'], groups}
 """
 )
 # KEYS: the stream; ARGV: the group. Makes the group at id 0 unless it exists. Redis leaves a new group's
@@ -151,15 +192,16 @@ def _translate(exc: Exception) -> Exception:
 class RedisBackend:
     """Each method is one Redis command (or one transaction); errors become backend errors."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, correction_prefix: str = "") -> None:
         self._client = client
+        self._correction_prefix = correction_prefix  # where lag corrections after a Redis restart are kept
         self._add_once_and_ack = client.register_script(_ADD_ONCE_AND_ACK)
         self._trim = client.register_script(_TRIM)
         self._state = client.register_script(_STATE)
         self._ensure_group = client.register_script(_ENSURE_GROUP)
 
     @classmethod
-    def from_url(cls, url: str, *, block_seconds: float = 1.0) -> RedisBackend:
+    def from_url(cls, url: str, *, block_seconds: float = 1.0, correction_prefix: str = "") -> RedisBackend:
         client = Redis.from_url(
             url,
             decode_responses=False,
@@ -168,7 +210,7 @@ class RedisBackend:
             socket_timeout=block_seconds + 5.0,
             health_check_interval=15,
         )
-        return cls(client)
+        return cls(client, correction_prefix)
 
     async def _call(self, coroutine: Any) -> Any:
         try:
@@ -255,31 +297,16 @@ class RedisBackend:
 
     async def groups(self, stream: str) -> list[GroupInfo]:
         try:
-            state = await self._call(self._state(keys=[stream]))
+            state = await self._call(self._state(keys=[stream], args=[self._correction_prefix]))
         except redis_errors.ResponseError:
             return []  # not a stream
-        if not state:
-            return []
-        length, first, last, groups = state
-        return [
-            GroupInfo(
-                stream,
-                int(pending),
-                None if int(lag) < 0 else int(lag),
-                _text(name),
-                _text(delivered),
-                length=int(length),
-                first_id=_text(first) if first else None,
-                last_id=_text(last),
-                oldest_pending=_text(oldest) if oldest else None,
-            )
-            for name, pending, delivered, lag, oldest in groups
-        ]
+        return _state_infos(stream, state)
 
     async def groups_of(self, streams: Sequence[str]) -> list[GroupInfo]:
+        # the same script as groups(), pipelined: lags stay right after a Redis restart here too
         pipeline = self._client.pipeline(transaction=False)
         for stream in streams:
-            pipeline.xinfo_groups(stream)
+            await self._state(keys=[stream], args=[self._correction_prefix], client=pipeline)
         replies = await self._call(pipeline.execute(raise_on_error=False))
         infos: list[GroupInfo] = []
         for stream, reply in zip(streams, replies, strict=True):
@@ -287,8 +314,8 @@ class RedisBackend:
                 translated = _translate(reply)
                 if translated is not reply or not isinstance(reply, redis_errors.ResponseError):
                     raise translated
-                continue  # no such stream yet: no groups
-            infos += _group_infos(stream, reply)
+                continue  # not a stream: no groups
+            infos += _state_infos(stream, reply)
         return infos
 
     async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
@@ -311,14 +338,21 @@ class RedisBackend:
         await self._client.aclose()
 
 
-def _group_infos(stream: str, groups: list[dict[str, Any]]) -> list[GroupInfo]:
+def _state_infos(stream: str, state: Any) -> list[GroupInfo]:
+    if not state:
+        return []  # no such stream yet: no groups
+    length, first, last, groups = state
     return [
         GroupInfo(
             stream,
-            int(info["pending"]),
-            None if info.get("lag") is None else int(info["lag"]),
-            _text(info["name"]),
-            _text(info["last-delivered-id"]),
+            int(pending),
+            None if int(lag) < 0 else int(lag),
+            _text(name),
+            _text(delivered),
+            length=int(length),
+            first_id=_text(first) if first else None,
+            last_id=_text(last),
+            oldest_pending=_text(oldest) if oldest else None,
         )
-        for info in groups
+        for name, pending, delivered, lag, oldest in groups
     ]
