@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from logos.bus import Bus, ConsumerOptions, ConsumerStats, Delivery, encode
-from logos.bus.acl import TEMPORARY_APPENDS, render_acl_file
+from logos.bus.acl import render_acl_file
 from logos.bus.credentials import url_with_credentials
 from logos.contracts import Control, ControlCommand, Message, ServiceState, ServiceStatus
 from logos.secrets import REDIS_USERS
@@ -40,7 +40,7 @@ WRITERS: dict[str, set[str]] = {
     "fills": {"executor"},
     "account": {"executor"},
     # until the feed's end-of-replay CHECKPOINT moves off the control stream, the feed still writes it
-    "control": {"risk", "cli", *TEMPORARY_APPENDS},
+    "control": {"risk", "cli"},
     "status": set(WORKERS),  # heartbeats
     "dlq": set(WORKERS),  # dead letters, by whoever consumes
 }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from logos.bus.acl import TEMPORARY_APPENDS, policy, render_acl_file
+from logos.bus.acl import policy, render_acl_file
 from logos.bus.credentials import url_has_credentials, url_with_credentials
 from logos.secrets import REDIS_USERS, SecretStore, redis_password_name, stack_secret_names
 from logos.settings import LogosSettings
@@ -26,13 +26,12 @@ def writers_of(stream: str) -> set[str]:
 
 def test_policy_when_read_as_a_table_then_every_stream_has_only_its_producers() -> None:
     assert writers_of("logos:orders") == {"risk"}
-    assert writers_of("logos:control") == {"risk", "cli", *TEMPORARY_APPENDS}
+    assert writers_of("logos:control") == {"risk", "cli"}
     assert writers_of("logos:bars:0") == writers_of("logos:bars:1") == {"feed"}
     assert writers_of("logos:intents:0") == writers_of("logos:intents:1") == {"ml"}
     assert writers_of("logos:signals") == {"ml"}
     assert writers_of("logos:fills") == writers_of("logos:account") == {"executor"}
     assert writers_of("logos:status") == writers_of("logos:dlq") == WORKERS
-    assert set(TEMPORARY_APPENDS) <= {"feed"}  # the one marked exception, until the checkpoint moves
 
 
 def test_policy_when_read_as_a_table_then_consumers_groups_and_readers_match_the_services() -> None:

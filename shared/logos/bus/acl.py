@@ -45,9 +45,6 @@ APPENDS: dict[str, tuple[str, ...]] = {
     "dashboard": (),
     "cli": ("control",),
 }
-# TEMPORARY: the feed still appends its end-of-replay CHECKPOINT to the control stream. Remove this
-# entry when the checkpoint moves off the control stream; then only risk and the command line write it.
-TEMPORARY_APPENDS: dict[str, tuple[str, ...]] = {"feed": ("control",)}
 
 CONNECTION = "+@connection -@admin -@dangerous"  # PING, HELLO, AUTH, CLIENT SETNAME/SETINFO/ID; no CLIENT KILL
 TRANSACTION = "+multi +exec +discard"  # publish-and-acknowledge runs in one MULTI/EXEC
@@ -124,7 +121,7 @@ def policy(names: StreamNames) -> dict[str, UserPolicy]:
     table = {}
     for user in REDIS_USERS:
         worker = user in SERVICES
-        appends = APPENDS[user] + TEMPORARY_APPENDS.get(user, ()) + (("status", "dlq") if worker else ())
+        appends = APPENDS[user] + (("status", "dlq") if worker else ())
         table[user] = UserPolicy(
             user=user,
             consumes=streams_of(names, CONSUMES[user]),
