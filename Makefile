@@ -31,7 +31,7 @@ paper: export ML_SIZING ?= notional:20000
 paper: export RISK_CLOCK ?= data
 # Ctrl-C stops the stack and the next make paper resumes its session; make paper FRESH=1 starts a fresh one
 paper: install  ## Run the paper stack as local processes on replayed bars (Redis on 6380, dashboard on 8501; README: Ports)
-	@logos secrets init
+	@logos secrets init --admin
 	@logos secrets redis-acl --out "$${LOGOS_LOCAL_REDIS_DIR:-.logos/redis}/users.acl"
 	logos stack run -f Procfile $(if $(FRESH),--fresh)
 

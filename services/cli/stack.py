@@ -295,6 +295,13 @@ def watch(
     typer.echo(_banner())
     if ready_file is not None:
         ready_file.touch()
+    if FeedSettings().provider == "replay":
+        import threading
+
+        from services.cli.stack_replay import checkpoint_when_replayed
+
+        # a replay's session files are written at its end, without a replay check (or Ctrl-C) to ask for them
+        threading.Thread(target=checkpoint_when_replayed, args=(compose,), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_follow(LogosSettings(), since))
 

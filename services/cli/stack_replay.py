@@ -31,6 +31,42 @@ def _details(client: httpx.Client, name: str, compose: bool) -> dict[str, Any]:
         return {}
 
 
+def checkpoint_replay(client: httpx.Client, compose: bool, replayed: int, deadline: float) -> dict[str, Any] | None:
+    """Once the executor has every replayed bar, ask it for the session's files; return its checkpoint, or None.
+
+    The command is signed with the control key (the feed sends none); a checkpoint that already covers
+    the replay is taken as it is, so a second check reads the files as they are.
+    """
+    from services.cli.bus_control import send_control
+
+    asked = False
+    while time.monotonic() < deadline:
+        details = _details(client, "executor", compose)
+        checkpoint: dict[str, Any] = details.get("checkpoint") or {}
+        if checkpoint.get("bars", 0) >= replayed:
+            return checkpoint
+        if not asked and details.get("bars", 0) >= replayed:
+            asyncio.run(send_control(LogosSettings(), ControlCommand.CHECKPOINT, f"replay finished: {replayed} bars"))
+            asked = True
+        time.sleep(0.5)
+    return None
+
+
+def checkpoint_when_replayed(compose: bool) -> None:
+    """`logos stack watch` beside a replay: write the session's files once the replay has ended, and say where."""
+    import httpx
+
+    with httpx.Client() as client:
+        while not (replay := _details(client, "feed", compose)).get("replay_finished"):
+            time.sleep(1.0)
+        replayed = int(replay["replayed"])
+        checkpoint = checkpoint_replay(client, compose, replayed, time.monotonic() + 600.0)
+    if checkpoint is None:
+        typer.echo(f"replay finished: {replayed:,} bars, but the executor wrote no checkpoint within 600 s", err=True)
+        return
+    typer.echo(f"replay finished: {replayed:,} bars; the session's files are in {checkpoint['directory']}")
+
+
 def replay_check(
     compose: ComposeOption = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the replay to finish.")] = 1800.0,
@@ -40,7 +76,6 @@ def replay_check(
 
     from logos.data.fixtures import fixture_path
     from logos.data.loading import load_bars
-    from services.cli.bus_control import send_control
     from services.cli.replay_compare import SESSION_FILES, compare_trades, expected_fills
 
     feed, ml, executor = FeedSettings(), MLSettings(), ExecutorSettings()
@@ -61,19 +96,8 @@ def replay_check(
             raise typer.Exit(1)
         replayed = int(replay["replayed"])
         typer.echo(f"replay finished: {replayed:,} bars; waiting for the executor's checkpoint")
-        asked = False
-        while time.monotonic() < deadline:
-            details = _details(client, "executor", compose)
-            checkpoint = details.get("checkpoint") or {}
-            if checkpoint.get("bars", 0) >= replayed:
-                break
-            if not asked and details.get("bars", 0) >= replayed:
-                # the executor has every bar: ask it for the session's files (a signed command; the feed sends none)
-                reason = f"replay finished: {replayed} bars"
-                asyncio.run(send_control(LogosSettings(), ControlCommand.CHECKPOINT, reason))
-                asked = True
-            time.sleep(0.5)
-        else:
+        checkpoint = checkpoint_replay(client, compose, replayed, deadline)
+        if checkpoint is None:
             typer.echo("replay check FAILED: the executor wrote no checkpoint of the whole replay", err=True)
             raise typer.Exit(1)
     directory = Path(checkpoint["directory"])
