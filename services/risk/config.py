@@ -26,6 +26,12 @@ class RiskSettings(ServiceSettings):
         default="wall", description="Time of staleness and rate checks: the wall clock, or the newest bar (replays)."
     )
     evaluate_seconds: float = Field(default=1.0, gt=0, le=60, description="How often breakers are evaluated.")
+    control_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A control command older than this (wall clock) is refused as a replayed copy; "
+        "each is acted on once.",
+    )
     state_file: Path | None = Field(
         default=None,
         description="Where the trading state survives restarts (default: LOGOS_HOME/runs/live/risk_state.json).",

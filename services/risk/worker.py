@@ -7,10 +7,10 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from logos.bus import Bus, Delivery
+from logos.bus import Bus, Delivery, Refused
 from logos.contracts import (
     AccountSnapshot,
     Bar,
@@ -30,6 +30,7 @@ from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState, Sl
 from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.risk.config import RiskSettings
+from services.risk.control_guard import ControlGuard
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
@@ -51,6 +52,10 @@ class RiskWorker(ServiceWorker):
         assert isinstance(settings, RiskSettings)
         self.risk_settings = settings
         self.state_path = settings.state_path()
+        self.control_guard = ControlGuard(
+            self.state_path.with_name(self.state_path.name + ".controls"),
+            timedelta(seconds=self.risk_settings.control_max_age_seconds),
+        )
         saved = RiskState()
         if self.state_path.exists():
             saved = RiskState.model_validate_json(self.state_path.read_text())
@@ -127,7 +132,14 @@ class RiskWorker(ServiceWorker):
                 await self.evaluate()
                 await self.slice_reductions()
             case Control() if message.command is not ControlCommand.CHECKPOINT:
+                problem = self.control_guard.problem(message, delivery.entry_id, datetime.now(UTC))
+                if problem == "redelivered":
+                    return  # acted on before a restart: only the acknowledgement was lost
+                if problem is not None:
+                    log.error("refused %s: %s", message.command.value, problem)
+                    raise Refused(f"unauthenticated: {problem}")
                 await self.control(message.command, message.reason, message.issued_by, delivery.signer)
+                self.control_guard.acted_on(message, delivery.entry_id)
 
     def _count_outcome(self, key: str, *, rejected: bool) -> None:
         """Count the venue's first answer to an order (filled or rejected) once, for the reject-rate breaker."""
