@@ -41,7 +41,7 @@ OTHER_VARIABLES = {
     "LOGOS_SERVICE": "the service the image runs (compose sets it)",
     "LOGOS_LOCAL_REDIS_PORT": "the port of the local stack's redis-server (make paper, Procfile)",
     "LOGOS_LOCAL_REDIS_DIR": "the data directory of the local stack's redis-server",
-    "LOGOS_LOCAL_REDIS_MAXMEMORY": "the memory cap of the local stack's redis-server (noeviction: appends fail when full)",
+    "LOGOS_LOCAL_REDIS_MAXMEMORY": "the memory cap of the local stack's redis-server (noeviction)",
     "LOGOS_TEST_REDIS": "tests: `process` runs a redis-server instead of a container",
     "LOGOS_UPDATE_GOLDEN": "tests: rewrite the golden artifacts",
     "LOGOS_SCREENSHOTS": "make screenshots: where the dashboard images go",
