@@ -174,13 +174,14 @@ def test_portfolio_backtest_when_strict_and_the_optimizer_fails_then_one_error_l
 def test_portfolio_backtest_when_dates_do_not_fit_the_data_then_one_error_line(
     tmp_path: Path, dates: list[str], message: str
 ) -> None:
+    runs = tmp_path / "runs"
     result = runner.invoke(
         app,
-        ["portfolio", "backtest", "--fixture", "sp500_daily", "--method", "erc", *dates, "--runs-dir", str(tmp_path)],
+        ["portfolio", "backtest", "--fixture", "sp500_daily", "--method", "erc", *dates, "--runs-dir", str(runs)],
     )
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and message in result.stderr
-    assert not any(tmp_path.iterdir())
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 def test_portfolio_backtest_when_end_is_given_then_the_whole_end_day_and_no_later_date_is_used(
