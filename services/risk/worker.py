@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from logos.bus import Bus, Delivery, Refused
@@ -174,35 +175,16 @@ class RiskWorker(ServiceWorker):
         intent = step.intent
         log.info("reduction of %s (intent %s): slice %d to %s", intent.symbol, intent.id, step.number,
                  step.target_quantity)  # fmt: skip
-        return Order(
-            id=uuid.uuid5(DECISION_NAMESPACE, f"{intent.id}|slice|{step.number}").hex,
-            ts=now,
-            intent_id=intent.id,
-            symbol=intent.symbol,
-            target_quantity=step.target_quantity,
-            reference_price=step.reference_price,
-            order_type=intent.order_type,
-            limit_price=intent.limit_price,
-            strategy=intent.strategy,
-            checks_passed=step.checks_passed,
-        )
+        order_id = uuid.uuid5(DECISION_NAMESPACE, f"{intent.id}|slice|{step.number}").hex
+        return _order(intent, order_id, now, step.target_quantity, step.reference_price, step.checks_passed)
 
     def _decision_message(self, intent: OrderIntent, decision: RiskDecision, now: datetime) -> Order | OrderDenied:
         # stamped with risk's clock: in a replay the data's, so the session's files repeat byte for byte
         decision_id = uuid.uuid5(DECISION_NAMESPACE, intent.id).hex
         if decision.approved:
             assert decision.target_quantity is not None  # the intent's, or its first slice's
-            return Order(
-                id=decision_id,
-                ts=now,
-                intent_id=intent.id,
-                symbol=intent.symbol,
-                target_quantity=decision.target_quantity,
-                reference_price=intent.reference_price,
-                order_type=intent.order_type,
-                limit_price=intent.limit_price,
-                strategy=intent.strategy,
-                checks_passed=decision.checks_passed,
+            return _order(
+                intent, decision_id, now, decision.target_quantity, intent.reference_price, decision.checks_passed
             )
         assert decision.reason is not None
         return OrderDenied(
@@ -303,3 +285,26 @@ class RiskWorker(ServiceWorker):
         if breach is not None:
             found.append(f"UNSAFE: limit breach: {breach}; only reductions pass until it is back within the limits")
         return found
+
+
+def _order(
+    intent: OrderIntent,
+    order_id: str,
+    now: datetime,
+    target: Decimal,
+    reference_price: Decimal,
+    checks_passed: tuple[str, ...],
+) -> Order:
+    """The approved order for ``intent`` (its whole target, or one slice of a reduction)."""
+    return Order(
+        id=order_id,
+        ts=now,
+        intent_id=intent.id,
+        symbol=intent.symbol,
+        target_quantity=target,
+        reference_price=reference_price,
+        order_type=intent.order_type,
+        limit_price=intent.limit_price,
+        strategy=intent.strategy,
+        checks_passed=checks_passed,
+    )
