@@ -176,6 +176,8 @@ class ExecutorWorker(ServiceWorker):
     async def prepare(self) -> None:
         """Start the session's files, then publish the fills start-up reconciliation found (filled while down)."""
         self.recorder.start(self.restored)
+        for symbol, bar in self.broker.last_bar.items():  # a resumed session's bars: the guard goes on from them
+            self.bar_guard.seed(symbol, bar.ts)
         startup, self.startup = self.startup, VenueStep()
         await self._publish_step(startup)
 

@@ -302,3 +302,20 @@ def test_restart_when_session_is_long_then_only_the_snapshot_and_the_tail_are_re
     }
     assert 0 <= worker.restored - snapshot["events"] < 37 * 3  # a few messages' events at most
     assert worker.restored > 600 and log.stat().st_size == size
+
+
+def test_restart_when_resumed_then_the_bar_guard_goes_on_from_the_last_bar_handled(tmp_path: Path) -> None:
+    # before a restart the guard knew each symbol's last bar; a resumed executor must not take the
+    # first bar after it on the wall clock's word alone: a lone jump past the maximum gap stays refused
+    home = tmp_path / "home"
+    first = _worker(home, 0)
+    _feed(first, MESSAGES)
+    last = {symbol: bar.ts for symbol, bar in first.broker.last_bar.items()}
+    resumed = _worker(home, 0)
+    asyncio.run(resumed.prepare())
+    assert {symbol: resumed.bar_guard.last(symbol) for symbol in last} == last
+    symbol, ts = next(iter(last.items()))
+    jump = Bar(id=f"{symbol}@jump", ts=ts + timedelta(days=30), symbol=symbol, open=Decimal(100), high=Decimal(100),
+               low=Decimal(100), close=Decimal(100), volume=Decimal(1), source="test")  # fmt: skip
+    verdict = resumed.bar_guard.check(jump, datetime.now(UTC))
+    assert verdict.kind == "gap" and verdict.refused is not None and "LOGOS_MAX_BAR_GAP_SECONDS" in verdict.refused
