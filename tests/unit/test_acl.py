@@ -52,7 +52,7 @@ def test_render_when_written_then_default_off_hashes_only_and_xadd_only_in_the_a
     passwords = {user: f"password-of-{user}" for user in REDIS_USERS}
     text = render_acl_file(NAMES, passwords)
     lines = text.splitlines()
-    assert lines[0] == "user default off resetkeys resetchannels -@all"
+    assert lines[0] == "user default off resetchannels ~* &* +@all"  # off: no login; its rights replay the AOF
     assert [line.split()[1] for line in lines[1:]] == list(REDIS_USERS)
     assert "password-of" not in text and ">" not in text
     for user in REDIS_USERS:
