@@ -191,8 +191,10 @@ async def test_forged_order_when_target_far_beyond_limits_then_refused_by_execut
         assert details["positions"] == {} and details["fills"] == 0 and details["working_orders"] == 0
 
 
-def signed_control(found: Stack, command: ControlCommand, reason: str, key: bytes | None = None) -> dict[str, str]:
-    fields = encode(Control(command=command, reason=reason, issued_by="cli"))
+def signed_control(
+    found: Stack, command: ControlCommand, reason: str, key: bytes | None = None, ts: datetime | None = None
+) -> dict[str, str]:
+    fields = encode(Control(command=command, reason=reason, issued_by="cli", ts=ts or datetime.now(UTC)))
     sig = signature(key or found.key(CONTROL_KEY), found.names.control, CONTROL_KEY, fields)
     return {**fields, "signer": CONTROL_KEY, "sig": sig}
 
@@ -305,23 +307,14 @@ async def test_service_when_its_key_is_missing_then_refuses_to_start_naming_the_
     assert "logos secrets init" in line
 
 
-def signed_at(found: Stack, command: ControlCommand, reason: str, ts: datetime) -> dict[str, str]:
-    fields = encode(Control(command=command, reason=reason, issued_by="cli", ts=ts))
-    return {
-        **fields,
-        "signer": CONTROL_KEY,
-        "sig": signature(found.key(CONTROL_KEY), found.names.control, CONTROL_KEY, fields),
-    }
-
-
 async def test_signed_resume_when_appended_again_or_too_old_then_refused_and_kill_holds(
     redis_url: str, names: StreamNames, isolated_home: Path
 ) -> None:
     # a signature says who issued a command, not when: a verbatim copy of yesterday's signed resume
     # appended again, or a signed command held back for an hour, must not lift today's kill
     async with stack(redis_url, names, isolated_home) as found:
-        resume = signed_at(found, ControlCommand.RESUME, "morning", datetime.now(UTC))
-        await found.xadd(names.control, signed_at(found, ControlCommand.KILL, "drill", datetime.now(UTC)))
+        resume = signed_control(found, ControlCommand.RESUME, "morning")
+        await found.xadd(names.control, signed_control(found, ControlCommand.KILL, "drill"))
         await found.xadd(names.control, resume)
         await found.quiet()
         assert (await found.risk_details())["kill_switch"] is False  # the genuine kill, then the genuine resume
@@ -331,7 +324,7 @@ async def test_signed_resume_when_appended_again_or_too_old_then_refused_and_kil
         risk_letters = [letter for letter in letters if letter.group == "risk"]
         assert [letter.reason.split(":")[0] for letter in risk_letters] == ["unauthenticated"]
         assert "already acted on" in risk_letters[0].reason and "replayed copy" in risk_letters[0].reason
-        held_back = signed_at(found, ControlCommand.RESUME, "late", datetime.now(UTC) - timedelta(hours=1))
+        held_back = signed_control(found, ControlCommand.RESUME, "late", ts=datetime.now(UTC) - timedelta(hours=1))
         letters = await found.refused(await found.xadd(names.control, held_back))
         assert any("more than RISK_CONTROL_MAX_AGE_SECONDS=300" in letter.reason for letter in letters), letters
         details = await found.risk_details()
