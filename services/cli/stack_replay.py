@@ -31,6 +31,16 @@ def _details(client: httpx.Client, name: str, compose: bool) -> dict[str, Any]:
         return {}
 
 
+def replayed_bars(client: httpx.Client, compose: bool, deadline: float) -> int | None:
+    """Wait until the feed's replay has finished; return how many bars it replayed (None: not by ``deadline``)."""
+    while time.monotonic() < deadline:
+        replay = _details(client, "feed", compose)
+        if replay.get("replay_finished"):
+            return int(replay["replayed"])
+        time.sleep(1.0)
+    return None
+
+
 def checkpoint_replay(client: httpx.Client, compose: bool, replayed: int, deadline: float) -> dict[str, Any] | None:
     """Once the executor has every replayed bar, ask it for the session's files; return its checkpoint, or None.
 
@@ -57,9 +67,8 @@ def checkpoint_when_replayed(compose: bool) -> None:
     import httpx
 
     with httpx.Client() as client:
-        while not (replay := _details(client, "feed", compose)).get("replay_finished"):
-            time.sleep(1.0)
-        replayed = int(replay["replayed"])
+        replayed = replayed_bars(client, compose, float("inf"))
+        assert replayed is not None  # no deadline: it returns once the replay has finished
         checkpoint = checkpoint_replay(client, compose, replayed, time.monotonic() + 600.0)
     if checkpoint is None:
         typer.echo(f"replay finished: {replayed:,} bars, but the executor wrote no checkpoint within 600 s", err=True)
@@ -86,15 +95,10 @@ def replay_check(
         raise typer.Exit(1)
     deadline = time.monotonic() + timeout
     with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            replay = _details(client, "feed", compose)
-            if replay.get("replay_finished"):
-                break
-            time.sleep(1.0)
-        else:
+        replayed = replayed_bars(client, compose, deadline)
+        if replayed is None:
             typer.echo(f"replay check FAILED: the replay did not finish within {timeout:.0f}s", err=True)
             raise typer.Exit(1)
-        replayed = int(replay["replayed"])
         typer.echo(f"replay finished: {replayed:,} bars; waiting for the executor's checkpoint")
         checkpoint = checkpoint_replay(client, compose, replayed, deadline)
         if checkpoint is None:
