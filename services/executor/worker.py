@@ -164,14 +164,12 @@ class ExecutorWorker(ServiceWorker):
         return step
 
     def _held(self, venue: Broker, symbol: str) -> HeldPosition:
-        named = getattr(venue, "venue_symbol", None)
-        venue_symbol = named(symbol) if callable(named) else symbol
         try:
             lot = venue.market(symbol).lot_size
         except Exception:  # the venue's rules are unavailable: our own symbol metadata's lot
             spec = self.broker.specs.get(symbol)
             lot = spec.lot_size if spec else Decimal(0)
-        return HeldPosition(symbol, self.broker.ledger.position(symbol), venue_names(str(venue_symbol)), lot)
+        return HeldPosition(symbol, self.broker.ledger.position(symbol), venue_names(venue.venue_symbol(symbol)), lot)
 
     async def prepare(self) -> None:
         """Start the session's files, then publish the fills start-up reconciliation found (filled while down)."""

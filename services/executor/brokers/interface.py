@@ -185,6 +185,10 @@ class Broker(ABC):
     def validate_credentials(self) -> list[CredentialCheck]:
         """Report, item by item, whether the account is ready to trade."""
 
+    def venue_symbol(self, symbol: str) -> str:
+        """Return the venue's name for our ``symbol``: the symbol itself unless the venue spells it otherwise."""
+        return symbol
+
     def load_metadata(self, symbols: Sequence[str]) -> None:
         """Read the venue's trading rules for ``symbols`` now; raise VenueUnavailable or CredentialsRefused.
 
