@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from logos.bus import Bus, Delivery, Refused
@@ -24,10 +22,10 @@ from logos.contracts import (
     OrderIntent,
     OrderRejected,
     ServiceStatus,
-    TradingStateChanged,
 )
 from logos.files import atomic_write_text
-from logos.risk.engine import RiskDecision, RiskEngine, RiskEvent, RiskState, Slice
+from logos.risk.decisions import decision_message, slice_message, state_change_message
+from logos.risk.engine import RiskEngine, RiskEvent, RiskState, Slice
 from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.risk.config import RiskSettings
@@ -36,7 +34,6 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
 log = logging.getLogger("logos.risk")
-DECISION_NAMESPACE = uuid.UUID("5f0c7c3e-3c1e-4f5e-9a57-6c1f1c0b9d21")
 REMEMBERED_DECISIONS = 10_000
 REMEMBERED_OUTCOMES = 10_000
 
@@ -155,7 +152,8 @@ class RiskWorker(ServiceWorker):
         decision = self.decisions.get(intent.id)
         if decision is None:
             now = self.decision_time(intent)
-            decision = self._decision_message(intent, self.engine.check(intent, now), now)
+            # stamped with risk's clock: in a replay the data's, so the session's files repeat byte for byte
+            decision = decision_message(intent, self.engine.check(intent, now), now, self.engine.state)
             self.decisions[intent.id] = decision
             if len(self.decisions) > REMEMBERED_DECISIONS:
                 self.decisions.popitem(last=False)
@@ -171,31 +169,10 @@ class RiskWorker(ServiceWorker):
             await self.publish(self.names.orders, self._slice_message(step, now))
 
     def _slice_message(self, step: Slice, now: datetime) -> Order:
-        # one id per intent and slice: a replay's session files repeat byte for byte
         intent = step.intent
         log.info("reduction of %s (intent %s): slice %d to %s", intent.symbol, intent.id, step.number,
                  step.target_quantity)  # fmt: skip
-        order_id = uuid.uuid5(DECISION_NAMESPACE, f"{intent.id}|slice|{step.number}").hex
-        return _order(intent, order_id, now, step.target_quantity, step.reference_price, step.checks_passed)
-
-    def _decision_message(self, intent: OrderIntent, decision: RiskDecision, now: datetime) -> Order | OrderDenied:
-        # stamped with risk's clock: in a replay the data's, so the session's files repeat byte for byte
-        decision_id = uuid.uuid5(DECISION_NAMESPACE, intent.id).hex
-        if decision.approved:
-            assert decision.target_quantity is not None  # the intent's, or its first slice's
-            return _order(
-                intent, decision_id, now, decision.target_quantity, intent.reference_price, decision.checks_passed
-            )
-        assert decision.reason is not None
-        return OrderDenied(
-            id=decision_id,
-            ts=now,
-            intent_id=intent.id,
-            symbol=intent.symbol,
-            reason=decision.reason,
-            detail=decision.detail,
-            trading_state=self.engine.state,
-        )
+        return slice_message(step, now)
 
     async def control(
         self, command: ControlCommand, reason: str, issued_by: str, signer: str | None = None
@@ -230,16 +207,7 @@ class RiskWorker(ServiceWorker):
         try:  # on the orders stream, in order with the decisions, for the executor and the session's record
             first = len(self.engine.events) - len(events)  # the events are the engine's newest
             for number, event in enumerate(events, start=first):
-                # an id from the event itself, not a random one: a replay's session files repeat byte for byte
-                key = f"state|{number}|{event.ts.isoformat()}|{event.state.value}|{event.cause}|{event.detail}"
-                changed = TradingStateChanged(
-                    id=uuid.uuid5(DECISION_NAMESPACE, key).hex,
-                    ts=event.ts,
-                    trading_state=event.state,
-                    kill_switch=self.engine.killed,
-                    cause=event.cause,
-                    detail=event.detail,
-                )
+                changed = state_change_message(number, event, self.engine.killed)
                 await self.publish(self.names.orders, changed)
         except Exception:
             log.exception("could not publish the trading-state change; risk_state.json and /status hold it")
@@ -285,26 +253,3 @@ class RiskWorker(ServiceWorker):
         if breach is not None:
             found.append(f"UNSAFE: limit breach: {breach}; only reductions pass until it is back within the limits")
         return found
-
-
-def _order(
-    intent: OrderIntent,
-    order_id: str,
-    now: datetime,
-    target: Decimal,
-    reference_price: Decimal,
-    checks_passed: tuple[str, ...],
-) -> Order:
-    """The approved order for ``intent`` (its whole target, or one slice of a reduction)."""
-    return Order(
-        id=order_id,
-        ts=now,
-        intent_id=intent.id,
-        symbol=intent.symbol,
-        target_quantity=target,
-        reference_price=reference_price,
-        order_type=intent.order_type,
-        limit_price=intent.limit_price,
-        strategy=intent.strategy,
-        checks_passed=checks_passed,
-    )

@@ -125,18 +125,43 @@ class StrategyRunner:
         )
         if exposure == previous:
             return Decision(signal, None)
-        position = next((p.quantity for p in snapshot.positions if p.symbol == symbol), ZERO)
-        if exposure == 0 and position == 0:
-            return Decision(signal, None)
-        spec = self.specs[symbol]
-        price = spec.quantize_price(bar.close)
-        translation = translate(exposure, price, snapshot.cash + _marked(snapshot, symbol, price), position, spec,
-                                self.sizing, self.caps)  # fmt: skip
-        if translation.refusal is not None:
-            return Decision(signal, None, translation.refusal)
-        intent_id = uuid.uuid5(INTENT_NAMESPACE, f"intent|{self.strategy.name}|{symbol}|{bar.ts.isoformat()}").hex
-        intent = to_intent(translation, spec, price, bar.ts, self.strategy.name, intent_id)
-        return Decision(signal, intent.model_copy(update={"ts": bar.ts}))
+        intent, refusal = size_intent(
+            self.strategy.name, self.specs[symbol], bar.ts, bar.close, exposure, snapshot, self.sizing, self.caps
+        )
+        return Decision(signal, intent, refusal)
+
+
+def size_intent(
+    strategy: str,
+    spec: SymbolSpec,
+    bar_ts: datetime,
+    close: Decimal,
+    exposure: float,
+    snapshot: AccountSnapshot,
+    sizing: FixedNotional | EquityFraction | VolatilityTarget,
+    caps: Caps,
+) -> tuple[OrderIntent | None, Refusal | None]:
+    """The intent for a new target ``exposure`` of ``spec``'s symbol at the close of its bar, sized from the account.
+
+    The ml service and the backtest's shared account both decide here, so they size the same order from
+    the same account. None (and the translator's refusal, if it refused) when there is nothing to order.
+    """
+    symbol = spec.symbol
+    position = ZERO
+    for held in snapshot.positions:
+        if held.symbol == symbol:
+            position = held.quantity
+            break
+    if exposure == 0 and position == 0:
+        return None, None
+    price = spec.quantize_price(close)
+    translation = translate(exposure, price, snapshot.cash + _marked(snapshot, symbol, price), position, spec,
+                            sizing, caps)  # fmt: skip
+    if translation.refusal is not None:
+        return None, translation.refusal
+    intent_id = uuid.uuid5(INTENT_NAMESPACE, f"intent|{strategy}|{symbol}|{bar_ts.isoformat()}").hex
+    intent = to_intent(translation, spec, price, bar_ts, strategy, intent_id)
+    return intent.model_copy(update={"ts": bar_ts}), None
 
 
 def _epoch_nanoseconds(ts: datetime) -> int:
