@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
 import logging
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # pandas, numpy and the engine load when a command runs, not 
     import pandas as pd
 
     from logos.backtest.engine import BacktestConfig, BacktestResult
+    from logos.risk.limits import RiskLimits
     from logos.strategies import Strategy
 
 log = logging.getLogger("logos.backtest")
@@ -65,7 +69,15 @@ def backtest(
     strategy: Annotated[str, typer.Option(help="Strategy name (see `logos strategies list`).")],
     data: Annotated[Path | None, typer.Option(help="CSV or Parquet bars.")] = None,
     fixture: Annotated[str | None, typer.Option(help="A bundled data set instead of --data.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="The symbol to trade when the data holds several.")] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbol",
+            "--symbols",
+            help="Symbols to trade (repeatable or comma-separated; default: every symbol of the data). Several "
+            "share one cash account.",
+        ),
+    ] = None,
     param: ParamOption = None,
     cash: CashOption = "100000",
     fee_bps: FeeOption = "10",
@@ -77,17 +89,30 @@ def backtest(
     participation_cap: Annotated[str | None, typer.Option(help="Most of a bar's volume one order takes.")] = None,
     max_order_notional: Annotated[str | None, typer.Option(help="Cap on one order's notional.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fill model's random parts.")] = 0,
+    risk: Annotated[
+        bool,
+        typer.Option(
+            "--risk/--no-risk",
+            help="Run every decision through the risk service's engine with the stack's limits (RISK_LIMITS__*).",
+        ),
+    ] = False,
+    risk_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One risk limit NAME=VALUE over the stack's (repeatable; off switches it off); implies --risk."
+        ),
+    ] = None,
     run_id: Annotated[
         str | None, typer.Option(help="Name of the run directory (default: time_strategy_symbol).")
     ] = None,
     runs_dir: Annotated[Path | None, typer.Option(help="Where runs go (default: LOGOS_HOME/runs).")] = None,
 ) -> None:
-    """Backtest one strategy on one symbol and write the run's artifacts."""
+    """Backtest one strategy on one symbol, or on several sharing one account, and write the run's artifacts."""
     return_freed_memory()
     from logos.backtest.artifacts import RunExists, write_backtest
     from logos.backtest.engine import BacktestConfig
     from logos.backtest.metrics import unannualized
-    from logos.data.fixtures import fixture_catalog, fixture_path
+    from logos.data.fixtures import fixture_path
     from logos.data.loading import BarDataError, load_bars
     from logos.data.quality import data_report
     from logos.execution.fill_model import FillModelConfig
@@ -103,14 +128,22 @@ def backtest(
         params = selected.parse_params(param or [])
         source = fixture_path(fixture) if fixture else data
         assert source is not None
-        frames = load_bars(source, symbol, min_bars=MIN_BARS)
-        catalog = fixture_catalog() if fixture else {}
-        if symbol is None and len(frames) > 1:
-            raise fail(f"{source} holds {len(frames)} symbols ({', '.join(frames)}); choose one with --symbol")
-        name, frame = next(iter(frames.items())) if symbol is None else (symbol, frames[symbol])
-        spec = _spec(
-            name, catalog, _optional_decimal("--tick-size", tick_size), _optional_decimal("--lot-size", lot_size)
-        )
+        wanted = [name.strip() for item in symbol or [] for name in item.split(",") if name.strip()]
+        frames = load_bars(source, wanted[0] if len(wanted) == 1 else None, min_bars=MIN_BARS)
+        # the stack's symbol catalog (LOGOS_CATALOG, else the bundled one): a backtest sizes and fills as paper does
+        catalog = dict(LogosSettings().symbol_specs())
+        missing = [name for name in wanted if name not in frames]
+        if missing:
+            raise fail(f"{source} holds no {', '.join(missing)} (it holds {', '.join(frames)})")
+        if wanted:
+            frames = {name: frames[name] for name in sorted(set(wanted))}
+        specs = {
+            name: _spec(
+                name, catalog, _optional_decimal("--tick-size", tick_size), _optional_decimal("--lot-size", lot_size)
+            )
+            for name in frames
+        }
+        limits = _risk_limits(risk_limit or []) if risk or risk_limit else None
         fee = parse_decimal("--fee-bps", fee_bps)
         config = BacktestConfig(
             strategy=strategy,
@@ -133,21 +166,18 @@ def backtest(
         raise fail(str(exc).strip("'\"")) from None
     except ValidationError as exc:
         raise fail(one_line(exc)) from None
+    if limits is not None or len(frames) > 1:
+        from services.cli.account_backtest import account_backtest
+
+        account_backtest(frames, specs, selected, config, limits, f"fixture:{fixture}" if fixture else str(source),
+                         run_directory(runs_dir, run_id, _run_id(strategy, f"{len(frames)}symbols")))  # fmt: skip
+        return
+    name, frame = next(iter(frames.items()))
+    spec = specs[name]
     report = data_report(frame)
 
-    runs = runs_dir or LogosSettings().paths.runs
-    try:
-        run_dir = child(runs, "--run-id", run_id or _run_id(strategy, name))
-    except UnsafeName as exc:
-        raise fail(str(exc)) from None
-    if run_dir.exists():
-        raise fail(f"{run_dir} exists already; choose another --run-id")
-    with tempfile.TemporaryDirectory() as scratch:
-        log_file = Path(scratch) / "run.log"
-        handler = logging.FileHandler(log_file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-        logging.getLogger("logos").addHandler(handler)
-        logging.getLogger("logos").setLevel(logging.INFO)
+    run_dir = run_directory(runs_dir, run_id, _run_id(strategy, name))
+    with run_log() as log_file:
         try:
             log.info("backtest %s %s on %s (%d bars from %s)", strategy, config.params, name, len(frame), source)
             for line in report.lines():
@@ -159,16 +189,13 @@ def backtest(
                      len(result.executions), len(result.round_trips))  # fmt: skip
             if result.refusals:
                 log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
-            handler.flush()
             data_source = f"fixture:{fixture}" if fixture else str(source)
             writing = time.perf_counter()
+            flush_run_log()
             written = write_backtest(result, config, spec, data_source, run_dir, log_file, report.as_dict())
             wrote = time.perf_counter() - writing
         except RunExists as exc:
             raise fail(str(exc)) from None
-        finally:
-            logging.getLogger("logos").removeHandler(handler)
-            handler.close()
     for line in report.lines():
         typer.echo(line)
     print_summary(
@@ -178,6 +205,64 @@ def backtest(
         written,
         {"simulation": simulated, "artifacts": wrote},
     )
+
+
+def run_directory(runs_dir: Path | None, run_id: str | None, default: str) -> Path:
+    """The run's directory under the runs root: a safe name that does not exist yet, or one line and exit 2."""
+    from logos.settings import LogosSettings
+
+    runs = runs_dir or LogosSettings().paths.runs
+    try:
+        run_dir = child(runs, "--run-id", run_id or default)
+    except UnsafeName as exc:
+        raise fail(str(exc)) from None
+    if run_dir.exists():
+        raise fail(f"{run_dir} exists already; choose another --run-id")
+    return run_dir
+
+
+@contextlib.contextmanager
+def run_log() -> Iterator[Path]:
+    """Send the logos loggers to a scratch run.log while the block runs; the run copies it into logs/."""
+    with tempfile.TemporaryDirectory() as scratch:
+        log_file = Path(scratch) / "run.log"
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        logger = logging.getLogger("logos")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield log_file
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def flush_run_log() -> None:
+    """Write out what the run logged so far (before the run directory copies the file)."""
+    for handler in logging.getLogger("logos").handlers:
+        handler.flush()
+
+
+def _risk_limits(items: list[str]) -> RiskLimits:
+    """The stack's risk limits (RISK_LIMITS__* over the defaults), with ``--risk-limit NAME=VALUE`` over them."""
+    from logos.risk.limits import ConfiguredLimits, RiskLimits, over_defaults
+
+    given: dict[str, str] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        name = name.strip().lower().replace("-", "_")
+        if not equals or not name or not value.strip():
+            raise fail(f"--risk-limit takes NAME=VALUE (e.g. max_gross_exposure=50000), got {item!r}")
+        if name not in RiskLimits.model_fields:
+            close = difflib.get_close_matches(name, list(RiskLimits.model_fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; limits: {', '.join(RiskLimits.model_fields)}"
+            raise fail(f"--risk-limit: no risk limit named {name!r}{hint}")
+        given[name] = value.strip()
+    stack = ConfiguredLimits().limits
+    if not given:
+        return stack
+    return RiskLimits.model_validate(over_defaults(stack.model_dump() | given))
 
 
 def _run_with_progress(

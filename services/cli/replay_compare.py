@@ -1,4 +1,4 @@
-"""What a replayed session must equal: the backtest of the same bars with the same settings."""
+"""What a replayed session must equal: the shared-account backtest of the same bars with the same settings."""
 
 from __future__ import annotations
 
@@ -6,47 +6,49 @@ from io import StringIO
 
 import pandas as pd
 
+from logos.backtest.account import run_account_backtest
 from logos.backtest.artifacts import EXECUTION_COLUMNS, table
-from logos.backtest.engine import BacktestConfig, run_backtest
+from logos.backtest.engine import BacktestConfig
 from logos.execution.ledger import Execution
-from logos.orders.sizing import FixedNotional, parse_sizing
+from logos.orders.sizing import parse_sizing
+from logos.risk.limits import ConfiguredLimits, RiskLimits
 from logos.strategies import get_strategy
 from services.executor.config import ExecutorSettings
 from services.ml.config import MLSettings
 
 SESSION_FILES = ("trades.csv", "orders.csv", "account.csv", "positions.csv", "session.md", "state.jsonl",
                  "state.json", "plots/equity.png")  # fmt: skip
-# a multi-symbol session shares one account, so cash differs from per-symbol backtests (and order ids are numbered
-# across symbols); with fixed-notional sizing every other column of a fill must still be the backtest's
-SHARED_ACCOUNT_COLUMNS = ["ts", "symbol", "side", "quantity", "price", "fee", "realized_pnl", "position_after"]
 
 
-def expected_fills(frames: dict[str, pd.DataFrame], ml: MLSettings, executor: ExecutorSettings) -> list[Execution]:
-    """Backtest each symbol with the stack's strategy, sizing, cash and fill model; fills by time, then symbol."""
+def expected_fills(
+    frames: dict[str, pd.DataFrame], ml: MLSettings, executor: ExecutorSettings, limits: RiskLimits | None = None
+) -> list[Execution]:
+    """The backtest of every symbol against one account, through the risk engine with the stack's limits.
+
+    ``limits`` default to the stack's (RISK_LIMITS__* over the defaults), which is what its risk service runs.
+    """
     if ml.strategy is None:
         raise ValueError("ML_STRATEGY is not set: the stack trades nothing, so there is nothing to compare")
     strategy = get_strategy(ml.strategy)
     config = BacktestConfig(strategy=ml.strategy, params=strategy.params(ml.params).model_dump(mode="json"),
                             cash=executor.cash, fills=executor.fills, sizing=parse_sizing(ml.sizing))  # fmt: skip
     specs = executor.logos.symbol_specs()
-    fills: list[Execution] = []
-    for symbol, frame in frames.items():
-        fills += run_backtest(frame, specs[symbol], strategy, config).executions
-    fills.sort(key=lambda execution: (execution.ts, execution.symbol))
-    return fills
+    books = {symbol: specs[symbol] for symbol in frames}
+    risk = limits if limits is not None else ConfiguredLimits().limits
+    return run_account_backtest(frames, books, strategy, config, risk, account=executor.account).executions
 
 
-def compare_trades(session_trades: str, expected: list[Execution], symbols: int, ml: MLSettings) -> str | None:
-    """Return why the session's trades.csv differs from the backtest's fills, or None when it does not."""
+def compare_trades(session_trades: str, expected: list[Execution]) -> str | None:
+    """Return why the session's trades.csv differs from the backtest's fills; None when equal byte for byte."""
     backtest = table(expected, EXECUTION_COLUMNS).to_csv(index=False, lineterminator="\n")
-    if symbols == 1:
-        return None if session_trades == backtest else "trades.csv differs from the backtest's fills"
-    if not isinstance(parse_sizing(ml.sizing), FixedNotional):
-        return f"{symbols} symbols share one account: only fixed-notional sizing (ML_SIZING=notional:N) is comparable"
-    session = pd.read_csv(StringIO(session_trades), dtype=str)[SHARED_ACCOUNT_COLUMNS]
-    wanted = pd.read_csv(StringIO(backtest), dtype=str)[SHARED_ACCOUNT_COLUMNS]
-    if session.equals(wanted):
+    if session_trades == backtest:
         return None
-    return f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; they differ (columns compared: " + (
-        ", ".join(SHARED_ACCOUNT_COLUMNS) + ")"
-    )
+    session = pd.read_csv(StringIO(session_trades), dtype=str)
+    wanted = pd.read_csv(StringIO(backtest), dtype=str)
+    for row, (ours, theirs) in enumerate(
+        zip(session.itertuples(index=False), wanted.itertuples(index=False), strict=False)
+    ):
+        if ours != theirs:
+            return (f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; fill {row + 1} differs: "
+                    f"session {tuple(ours)}, backtest {tuple(theirs)}")  # fmt: skip
+    return f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; the shorter is a prefix of the longer"

@@ -115,8 +115,7 @@ def replay_check(
     if feed.replay_symbols:
         frames = {symbol: frames[symbol] for symbol in feed.replay_symbols if symbol in frames}
     try:
-        problem = compare_trades((directory / "trades.csv").read_text(), expected_fills(frames, ml, executor),
-                                 len(frames), ml)  # fmt: skip
+        problem = compare_trades((directory / "trades.csv").read_text(), expected_fills(frames, ml, executor))
     except ValueError as exc:
         problem = str(exc)
     if problem is not None:

@@ -212,8 +212,8 @@ def replay_check(
         typer.echo(f"replay check FAILED: {directory} lacks {', '.join(missing)}", err=True)
         raise typer.Exit(1)
     session_trades = (directory / "trades.csv").read_text()
-    problem = compare_trades(session_trades, expected_fills(frames, ml_settings, executor_settings), len(frames),
-                             ml_settings)  # fmt: skip
+    expected = expected_fills(frames, ml_settings, executor_settings, risk_settings.limits)
+    problem = compare_trades(session_trades, expected)
     if problem is not None:
         typer.echo(f"replay check FAILED: {directory}: {problem}", err=True)
         raise typer.Exit(1)

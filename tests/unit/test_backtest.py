@@ -93,7 +93,10 @@ def test_engine_when_close_timing_then_fills_on_the_decision_bar() -> None:
     ("args", "message"),
     [
         (["--strategy", "sma_cross"], "give exactly one of --data PATH or --fixture NAME"),
-        (["--fixture", "crypto_1m", "--strategy", "sma_cross"], "holds 2 symbols (BTC-USD, ETH-USD)"),
+        (["--fixture", "crypto_1m", "--strategy", "sma_cross", "--sizing", "vol:0.2"], "volatility sizing is not"),
+        (["--fixture", "crypto_1m", "--strategy", "sma_cross", "--risk-limit", "max_gros=1"], "did you mean max_gross"),
+        (["--fixture", "crypto_1m", "--strategy", "sma_cross", "--risk-limit", "max_drawdown"], "NAME=VALUE"),
+        (["--fixture", "crypto_1m", "--strategy", "sma_cross", "--risk-limit", "max_drawdown=lots"], "max_drawdown"),
         (["--fixture", "sma_demo_1m", "--strategy", "nope"], "unknown strategy 'nope'"),
         (["--fixture", "sma_demo_1m", "--strategy", "sma_cross", "--param", "fast=40"], "fast (40) must be shorter"),
         (["--fixture", "sma_demo_1m", "--strategy", "sma_cross", "--sizing", "kelly"], "use equity:FRACTION"),

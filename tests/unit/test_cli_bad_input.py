@@ -106,7 +106,7 @@ def test_run_when_input_is_bad_then_the_message_says_what_to_fix(
         "(300 characters)": [*BACKTEST, "--run-id", "a" * 300],
         "seed: Input should be greater than or equal to 0": [*BACKTEST, "--seed", "-1"],
         "sizing 'vol:-1': target: Input should be greater than 0": [*BACKTEST, "--sizing", "vol:-1"],
-        "No such option: --bogus (see `logos backtest --help`)": [*BACKTEST, "--bogus"],
+        "No such option: --frobnicate (see `logos backtest --help`)": [*BACKTEST, "--frobnicate"],
     }
     for expected, argv in cases.items():
         assert run(argv) == 2
