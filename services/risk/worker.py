@@ -77,7 +77,9 @@ class RiskWorker(ServiceWorker):
         return [Subscription(Group.RISK, streams, self.handle)]
 
     def loops(self) -> list[Any]:
-        return [self._evaluate_periodically()]
+        # on the data's clock time moves only with the data, which is evaluated as it comes: a timer would
+        # only add evaluations at moments that differ from run to run
+        return [] if self.risk_settings.clock == "data" else [self._evaluate_periodically()]
 
     def watched_streams(self) -> list[str]:
         """Every stream of the pipeline: entries lost to any service's group halt trading, not only risk's own."""
