@@ -64,7 +64,7 @@ async def test_bar_dated_2099_when_published_then_refused_by_ml_risk_executor_an
     assert all(letter.reason.startswith("bar refused: AAPL 2099-01-01") for letter in letters)
     assert workers["risk"].engine.marks["AAPL"] == Decimal("90")  # the real bar after it moved the mark
     assert workers["risk"].data_time is None or workers["risk"].data_time < FUTURE
-    assert workers["executor"].broker.last_bar["AAPL"].ts == now - timedelta(minutes=9)
+    assert workers["executor"].engine.paper_broker.last_bar["AAPL"].ts == now - timedelta(minutes=9)
     assert snapshots[-1].bar_ts == now - timedelta(minutes=9)
     assert all(s.bar_ts is None or s.bar_ts < FUTURE for s in snapshots)
     for status in statuses.values():

@@ -52,7 +52,7 @@ async def hold_191(session: RedisSession) -> None:
     await session.send_bar(bar("AAPL", minute(0), PRICE))
     await session.send_intent(intent("AAPL", "191", minute(0), PRICE))
     await session.send_bar(bar("AAPL", minute(1), PRICE))
-    assert session.executor.broker.ledger.position("AAPL") == D(191)
+    assert session.executor.engine.paper_broker.ledger.position("AAPL") == D(191)
 
 
 async def rejections(session: RedisSession) -> list[OrderRejected]:
@@ -73,7 +73,7 @@ async def test_forged_order_when_over_the_executors_hard_limit_then_refused_with
         with caplog.at_level(logging.CRITICAL, logger="logos.executor"):
             await forge(session, "2000", at=1)
         await session.send_bar(bar("AAPL", minute(2), PRICE))
-        position = session.executor.broker.ledger.position("AAPL")
+        position = session.executor.engine.paper_broker.ledger.position("AAPL")
         refused = await rejections(session)
         warnings = session.executor.warnings()
         details = session.executor.details()["hard_limits"]
@@ -118,7 +118,7 @@ async def test_rate_burst_when_more_orders_than_the_executors_rate_in_a_minute_t
         for target in ("10", "20", "30", "40"):  # risk has no rate limit here: all four approved
             await session.send_intent(intent("AAPL", target, minute(0), PRICE))
         await session.send_bar(bar("AAPL", minute(1), PRICE))
-        position = session.executor.broker.ledger.position("AAPL")
+        position = session.executor.engine.paper_broker.ledger.position("AAPL")
         refused = await rejections(session)
     finally:
         await session.stop()
@@ -141,7 +141,7 @@ async def probe_then_reduce(redis_url: str, names: StreamNames) -> tuple[RedisSe
         for number in range(3, 20):
             await session.send_bar(bar("AAPL", minute(number), PRICE))
             statuses.append(session.risk.warnings())
-            if session.executor.broker.ledger.position("AAPL") == D(191):
+            if session.executor.engine.paper_broker.ledger.position("AAPL") == D(191):
                 break
     finally:
         directory = await session.stop()
@@ -155,7 +155,7 @@ async def test_position_over_the_limits_when_ml_reduces_then_sliced_to_the_order
     monkeypatch.setenv("EXECUTOR_MAX_POSITION_NOTIONAL", "1000000")
     session, statuses, directory = await probe_then_reduce(redis_url, names)
 
-    assert session.executor.broker.ledger.position("AAPL") == D(191)
+    assert session.executor.engine.paper_broker.ledger.position("AAPL") == D(191)
     orders = [m for m in await session.orders_stream() if isinstance(m, Order)]
     reduction = [o for o in orders if o.intent_id.startswith("scripted|AAPL|191|") and o.ts > minute(1)]
     targets = [o.target_quantity for o in reduction]

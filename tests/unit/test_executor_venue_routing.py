@@ -151,7 +151,7 @@ async def test_live_order_when_venue_rejects_then_order_rejected_published_with_
     (rejected,) = [m for m in await session.published(session.bus.names.fills) if isinstance(m, OrderRejected)]
     assert rejected.order_id == "o1" and rejected.intent_id == "i-d1"
     assert rejected.reason.startswith("InsufficientFunds") and "insufficient balance" in rejected.reason
-    assert session.worker.broker.working() == []
+    assert session.worker.engine.paper_broker.working() == []
     assert [record["outcome"] for record in _events("venue_submit")] == ["rejected"]
 
 
@@ -188,7 +188,7 @@ async def test_live_order_when_lookup_also_fails_then_kept_unknown_on_status_and
     await session.send(_bar(0), _order("d1", "0.01"))
     status = (await build_status(session.worker)).model_dump(mode="json")
     await session.worker.poll_venue()  # before the backoff allows another look-up: nothing asked
-    session.worker.checkpoint("test")
+    session.worker.engine.checkpoint("test")
     await session.worker.stop()
 
     assert book.posts() == 1
@@ -212,9 +212,9 @@ async def test_restart_when_order_still_working_then_resumed_from_state_and_reco
     await second.send(_bar(1))
     await second.worker.stop()
 
-    paper = second.worker.broker.orders["o1"]
-    assert paper.filled == Decimal("0.006") and paper in second.worker.broker.working()
-    assert second.worker.broker.ledger.position("BTC-USD") == Decimal("0.006")
+    paper = second.worker.engine.paper_broker.orders["o1"]
+    assert paper.filled == Decimal("0.006") and paper in second.worker.engine.paper_broker.working()
+    assert second.worker.engine.paper_broker.ledger.position("BTC-USD") == Decimal("0.006")
     fills = [m for m in await second.published(second.bus.names.fills) if isinstance(m, Fill)]
     assert [f.id for f in fills] == ["fill|o1|0.006"]  # only the new one
     assert _events("reconciled")[-1]["differences"] == []
@@ -250,7 +250,7 @@ async def test_kill_switch_when_venue_order_working_then_cancelled_at_venue_and_
     cancels = [sent for sent in book.server.sent if sent.method == "DELETE"]
     assert [sent.form["origClientOrderId"] for sent in cancels] == [_client_id("o1")]
     assert book.orders[_client_id("o1")].status == "CANCELED"
-    assert session.worker.broker.working() == []
+    assert session.worker.engine.paper_broker.working() == []
     (kill,) = _events("venue_kill")
     assert kill["outcomes"] == {"o1": "canceled"} and kill["reason"] == "drill"
     fills = [m for m in await session.published(session.bus.names.fills) if isinstance(m, Fill)]

@@ -143,7 +143,8 @@ def _files(home: Path) -> dict[str, bytes]:
 
 def _state(worker: ExecutorWorker) -> dict[str, Any]:
     """What the session is: the broker's money, lots, orders, marks and the recorder's counts."""
-    broker, recorder, ledger = worker.broker, worker.recorder, worker.broker.ledger
+    broker, recorder = worker.engine.paper_broker, worker.engine.recorder
+    ledger = broker.ledger
     state = {
         "cash": str(ledger.cash),
         "realized": str(ledger.realized_pnl),
@@ -310,7 +311,7 @@ def test_restart_when_resumed_then_the_bar_guard_goes_on_from_the_last_bar_handl
     home = tmp_path / "home"
     first = _worker(home, 0)
     _feed(first, MESSAGES)
-    last = {symbol: bar.ts for symbol, bar in first.broker.last_bar.items()}
+    last = {symbol: bar.ts for symbol, bar in first.engine.paper_broker.last_bar.items()}
     resumed = _worker(home, 0)
     asyncio.run(resumed.prepare())
     assert {symbol: resumed.bar_guard.last(symbol) for symbol in last} == last
