@@ -113,6 +113,7 @@ class DenialReason(StrEnum):
     REDUCING_ONLY = "reducing_only"
     TRADING_HALTED = "trading_halted"
     KILL_SWITCH = "kill_switch"
+    INSUFFICIENT_CASH = "insufficient_cash"  # a buy costing more than the account's cash (and the tolerance)
 
 
 class SignalRole(StrEnum):

@@ -14,6 +14,10 @@ each time the account shows the position has reached the last slice, the next on
 replaces it, or trading halts. A position over the per-position limit, or gross exposure over its
 limit, that risk did not approve (a position larger than the last target it approved within the
 limits: not mere price drift) trips the ``limit_breach`` breaker: REDUCING until it is back within.
+
+A cash account cannot buy with money it does not hold: a buy that opens or grows a position is
+denied when it costs more than the last account snapshot's cash by over ``buying_power_tolerance``
+(the fill cuts what the cash cannot pay for, so the tolerance only has to cover fees and the gap).
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ class RiskEngine:
     marks: dict[str, Decimal] = field(default_factory=dict)
     last_bar_at: dict[str, datetime] = field(default_factory=dict)
     equity: Decimal | None = None
+    cash: Decimal | None = None  # the last account snapshot's; None before the first
     peak_equity: Decimal | None = None
     day: date | None = None
     day_start_equity: Decimal | None = None
@@ -156,7 +161,7 @@ class RiskEngine:
         for position in snapshot.positions:
             if position.market_price > 0:
                 self.marks.setdefault(position.symbol, position.market_price)
-        self.equity = snapshot.equity
+        self.equity, self.cash = snapshot.equity, snapshot.cash
         if self.peak_equity is None or snapshot.equity > self.peak_equity:
             self.peak_equity = snapshot.equity
         today = snapshot.ts.date()
@@ -304,6 +309,7 @@ class RiskEngine:
             ("max_position", self._check_position),
             ("max_gross_exposure", self._check_gross_exposure),
             ("max_net_exposure", self._check_net_exposure),
+            ("buying_power", self._check_buying_power),
             ("order_rate", self._check_order_rate),
         )
         for name, rule in checks:
@@ -438,6 +444,20 @@ class RiskEngine:
             return None
         _, net = self._exposures(intent)
         return (DenialReason.MAX_NET_EXPOSURE, f"net exposure {net} would exceed {limit}") if abs(net) > limit else None
+
+    def _check_buying_power(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
+        tolerance, cash = self.limits.buying_power_tolerance, self.cash
+        # before the first account snapshot risk does not know the cash: the fill's own cash rule still holds
+        if tolerance is None or cash is None or order <= 0 or self._reduces(position, intent.target_quantity):
+            return None
+        cost = order * intent.reference_price
+        allowed = cash * (1 + tolerance)
+        if cost <= allowed:
+            return None
+        return DenialReason.INSUFFICIENT_CASH, (
+            f"buying {order} {intent.symbol} at {intent.reference_price} costs {cost}, more than the cash {cash} "
+            f"with the buying_power_tolerance of {tolerance:%} allows ({allowed})"
+        )
 
     def _check_order_rate(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
         limit = self.limits.max_orders_per_minute

@@ -36,6 +36,16 @@ class RiskLimits(BaseModel):
     recover_automatically: bool = Field(
         default=True, description="Return REDUCING to ACTIVE once the breaker that caused it clears."
     )
+    buying_power_tolerance: Decimal | None = Field(
+        default=Decimal("0.02"),
+        ge=0,
+        le=1,
+        description=(
+            "Deny a buy that opens or grows a position when its cost at the intent's price is more than the cash "
+            "by over this fraction of the cash; the margin leaves room for fees and the gap to the next open, "
+            "which the fill trims to what the cash pays for."
+        ),
+    )
 
 
 # Conservative defaults: a paper account of 100,000 trades small and stops early.

@@ -23,6 +23,7 @@ LIMITS_BY_REASON: dict[DenialReason, tuple[str, ...]] = {
     DenialReason.REDUCING_ONLY: ("max_reject_rate", "stale_after_seconds"),
     DenialReason.TRADING_HALTED: ("max_drawdown", "max_intraday_drawdown"),
     DenialReason.KILL_SWITCH: (),
+    DenialReason.INSUFFICIENT_CASH: ("buying_power_tolerance",),
 }
 """The limits (``RiskLimits`` fields) that decide each rule."""
 
@@ -57,3 +58,5 @@ def remedy(reason: DenialReason) -> str:
             return f"a drawdown breaker halted trading ({_settings(reason)}); `logos resume` re-arms it"
         case DenialReason.KILL_SWITCH:
             return "the kill switch is engaged; `logos resume` releases it"
+        case DenialReason.INSUFFICIENT_CASH:
+            return f"lower {SIZING} (the cash is spent on other positions), or raise {_settings(reason)}"
