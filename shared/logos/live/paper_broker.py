@@ -9,18 +9,35 @@ A long session keeps only what it still needs in memory: :meth:`PaperBroker.reti
 finished orders and the booked fills (the session writes them to its files), and :meth:`state` /
 :meth:`PaperBroker.from_state` carry the rest — cash, lots, working orders, marks, the last bars,
 the decisions seen — through a snapshot.
+
+A cash account cannot overspend: every fill is given the ledger's cash, and the fill model cuts a
+buy the cash cannot pay for to the lots it can (:mod:`logos.execution.fill_model`). What is left of
+a cut order is cancelled, its ``reason`` ``insufficient_cash``; an order that fills at once (the
+``close`` timing) and cannot pay for a single lot is rejected with that reason instead. A restart
+finds the cuts again from the log: a bar that filled less of an order than it offered was the cash.
+
+The working orders are kept by symbol as well (:class:`OrderBook`), so a bar looks only at its own.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import UserDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
-from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
+from logos.execution.fill_model import (
+    INSUFFICIENT_CASH,
+    BarPrices,
+    FillModel,
+    FillModelConfig,
+    FillTiming,
+    Match,
+    cut_by_cash,
+)
 from logos.execution.ledger import Execution, FifoLedger, Lot
 from logos.execution.order_states import WORKING, OrderStatus, check_transition
 from logos.symbols import SymbolSpec
@@ -44,14 +61,19 @@ class PaperOrder:
     filled: Decimal = ZERO
     status: OrderStatus = OrderStatus.NEW
     history: list[tuple[datetime, OrderStatus]] = field(default_factory=list)
+    reason: str | None = None  # why it ended short: the venue's rejection, or insufficient_cash (the rest cancelled)
+    book: OrderBook | None = field(default=None, init=False, repr=False, compare=False)  # the book that holds it
 
     @property
     def remaining(self) -> Decimal:
         return self.quantity - self.filled
 
     def move(self, when: datetime, status: OrderStatus) -> None:
-        self.status = check_transition(self.status, status)
+        was = self.status
+        self.status = check_transition(was, status)
         self.history.append((when, status))
+        if self.book is not None and (was in WORKING) != (status in WORKING):
+            self.book.moved(self)
 
     def state(self) -> dict[str, Any]:
         """Everything about the order, as JSON values (decimals as their exact strings)."""
@@ -68,6 +90,7 @@ class PaperOrder:
             "filled": str(self.filled),
             "status": self.status.value,
             "history": [[when.isoformat(), status.value] for when, status in self.history],
+            "reason": self.reason,
         }
 
     @classmethod
@@ -86,7 +109,73 @@ class PaperOrder:
             Decimal(state["filled"]),
             OrderStatus(state["status"]),
             [(datetime.fromisoformat(when), OrderStatus(status)) for when, status in state["history"]],
+            state.get("reason"),  # a snapshot from before orders kept a reason has none
         )
+
+
+class OrderBook(UserDict[str, PaperOrder]):
+    """The broker's orders by id, and the working ones by symbol, in the order they were placed.
+
+    Every way into the book (``book[id] = order``, as the venue session does too) and out of it goes
+    through here, and an order it holds tells it when its status enters or leaves WORKING, so the
+    working lists are right however the order moves.
+    """
+
+    def __init__(self, orders: Iterable[tuple[str, PaperOrder]] = ()) -> None:
+        self._placed: dict[str, int] = {}  # id -> its place in the book, which sorts the working lists
+        self._next = 0
+        self._working: dict[str, PaperOrder] = {}
+        self._by_symbol: dict[str, dict[str, PaperOrder]] = {}
+        super().__init__()
+        for order_id, paper in orders:
+            self[order_id] = paper
+
+    def __setitem__(self, order_id: str, paper: PaperOrder) -> None:
+        held = self.data.get(order_id)
+        if held is not None and held is not paper:
+            self._forget(held)
+            held.book = None
+        if paper.id not in self._placed:
+            self._placed[paper.id], self._next = self._next, self._next + 1
+        self.data[order_id] = paper
+        paper.book = self
+        self.moved(paper)
+
+    def __delitem__(self, order_id: str) -> None:
+        paper = self.data.pop(order_id)
+        self._forget(paper)
+        paper.book = None
+        self._placed.pop(paper.id, None)
+
+    def moved(self, paper: PaperOrder) -> None:
+        """Put ``paper`` in the working lists or take it out, as its status now says."""
+        if paper.status not in WORKING:
+            self._forget(paper)
+            return
+        for working in (self._working, self._by_symbol.setdefault(paper.symbol, {})):
+            if paper.id in working:
+                continue
+            last = next(reversed(working), None)
+            working[paper.id] = paper
+            # working only after an order placed later (nothing does that today): back to placement order
+            if last is not None and self._placed[last] > self._placed[paper.id]:
+                ordered = sorted(working.values(), key=lambda order: self._placed[order.id])
+                working.clear()
+                working.update((order.id, order) for order in ordered)
+
+    def _forget(self, paper: PaperOrder) -> None:
+        self._working.pop(paper.id, None)
+        of_symbol = self._by_symbol.get(paper.symbol)
+        if of_symbol is not None:
+            of_symbol.pop(paper.id, None)
+            if not of_symbol:
+                del self._by_symbol[paper.symbol]
+
+    def working(self, symbol: str | None = None) -> list[PaperOrder]:
+        """Orders still working (of one symbol, or of all), in the order they were placed."""
+        if symbol is None:
+            return list(self._working.values())
+        return list(self._by_symbol.get(symbol, {}).values())
 
 
 @dataclass(frozen=True)
@@ -110,7 +199,7 @@ class PaperBroker:
     specs: dict[str, SymbolSpec]
     fills: FillModelConfig = field(default_factory=FillModelConfig)
     ledger: FifoLedger = field(init=False)
-    orders: dict[str, PaperOrder] = field(default_factory=dict)
+    orders: OrderBook = field(default_factory=OrderBook)
     decisions: set[str] = field(default_factory=set)
     marks: dict[str, Decimal] = field(default_factory=dict)
     last_bar: dict[str, Bar] = field(default_factory=dict)
@@ -120,6 +209,9 @@ class PaperBroker:
     def __post_init__(self) -> None:
         self.ledger = FifoLedger(cash=self.cash)
         self.model = FillModel(self.fills)
+        if not isinstance(self.orders, OrderBook):
+            self.orders = OrderBook(dict(self.orders).items())
+        self._venue_orders: set[str] = set()  # orders a venue fills (restored from a pending line): bars never do
 
     @property
     def order_count(self) -> int:
@@ -141,6 +233,7 @@ class PaperBroker:
         finished = [paper for paper in self.orders.values() if paper.status not in WORKING]
         for paper in finished:
             del self.orders[paper.id]
+            self._venue_orders.discard(paper.id)
         executions, self.ledger.executions = self.ledger.executions, []
         self.ledger.closed.clear()  # round trips are a backtest's table; a session's is trades.csv
         self.retired_orders += len(finished)
@@ -185,7 +278,7 @@ class PaperBroker:
         }
         ledger.positions = {symbol: Decimal(quantity) for symbol, quantity in state["positions"].items()}
         ledger.executions, ledger.closed = [], []
-        self.orders = {paper.id: paper for paper in map(PaperOrder.from_state, state["orders"])}
+        self.orders = OrderBook((paper.id, paper) for paper in map(PaperOrder.from_state, state["orders"]))
         self.decisions = set(state["decisions"])
         self.marks = {symbol: Decimal(mark) for symbol, mark in state["marks"].items()}
         self.last_bar = {symbol: Bar.model_validate(bar) for symbol, bar in state["last_bar"].items()}
@@ -216,13 +309,26 @@ class PaperBroker:
         self.orders[paper.id] = paper
         paper.move(when, OrderStatus.SUBMITTED)
         if record.get("pending"):
+            self._venue_orders.add(paper.id)
             return  # sent to a venue: its answer is a later line of the log
-        paper.move(when, OrderStatus.REJECTED if record.get("rejection") else OrderStatus.ACCEPTED)
+        rejection = record.get("rejection")
+        if rejection:
+            paper.reason = rejection
+            paper.move(when, OrderStatus.REJECTED)
+            return
+        paper.move(when, OrderStatus.ACCEPTED)
         self.restore_fills(record["fills"])
+        if self._fills_at_once(paper.symbol) and paper.remaining > 0:  # the close paid for part of it only
+            self._cancel_for_cash(paper, self.last_bar[paper.symbol].ts)
 
     def restore_bar(self, bar: Bar, fills: list[dict[str, str]]) -> None:
-        """Re-apply a handled bar: its fills, then its mark."""
+        """Re-apply a handled bar: its fills, the cuts the cash made, then its mark."""
+        prices = self._prices(bar)
+        offered = [(paper, paper.filled, self._fillable(paper, prices)) for paper in self._matched_by(bar)]
         self.restore_fills(fills)
+        for paper, filled_before, wanted in offered:
+            if paper.status in WORKING and paper.filled - filled_before < wanted:  # only cash fills less
+                self._cancel_for_cash(paper, bar.ts)
         self.last_bar[bar.symbol] = bar
         self.marks[bar.symbol] = self.specs[bar.symbol].quantize_price(bar.close)
 
@@ -236,8 +342,8 @@ class PaperBroker:
             paper.move(when, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
 
     def working(self, symbol: str | None = None) -> list[PaperOrder]:
-        """Orders still working (of one symbol, or of all)."""
-        return [o for o in self.orders.values() if o.status in WORKING and symbol in (None, o.symbol)]
+        """Orders still working (of one symbol, or of all), in the order they were placed."""
+        return self.orders.working(symbol)
 
     def on_order(self, order: Order, now: datetime) -> Accepted | None:
         """Accept a target: cancel what is working for the symbol and order the difference.
@@ -261,13 +367,24 @@ class PaperBroker:
         self.orders[paper.id] = paper
         paper.move(now, OrderStatus.SUBMITTED)
         rejection = self._refusal(paper)
+        match: Match | None = None
+        at_once = rejection is None and self._fills_at_once(order.symbol)
+        if at_once:  # filled at the close of the bar it was decided on, now: the cash of now pays for it
+            close = self.last_bar[order.symbol]
+            spec = self.specs[order.symbol]
+            match = self.model.fill_market(
+                spec, side, paper.remaining, spec.quantize_price(close.close), self.ledger.cash
+            )
+            if match is None:
+                rejection = self._cash_refusal(paper, close)
         if rejection is not None:
+            paper.reason = rejection
             paper.move(now, OrderStatus.REJECTED)
             return Accepted(paper, canceled_ids, [], rejection)
         paper.move(now, OrderStatus.ACCEPTED)
         executions: list[Execution] = []
-        if self.fills.timing is FillTiming.CLOSE and order.symbol in self.last_bar:
-            executions = self._match(paper, self.last_bar[order.symbol], use_close=True)
+        if at_once:
+            executions = self._book(paper, self.last_bar[order.symbol].ts, match, paper.remaining)
         return Accepted(paper, canceled_ids, executions)
 
     def _refusal(self, paper: PaperOrder) -> str | None:
@@ -277,33 +394,68 @@ class PaperBroker:
             return f"quantity {paper.quantity} of {paper.symbol} exceeds the venue's maximum {largest}"
         return None
 
+    def _cash_refusal(self, paper: PaperOrder, bar: Bar) -> str:
+        spec = self.specs[paper.symbol]
+        return (
+            f"{INSUFFICIENT_CASH}: cash {self.ledger.cash} does not pay for one lot ({spec.lot_size}) of "
+            f"{paper.symbol} at the close {spec.quantize_price(bar.close)} and its fee"
+        )
+
+    def _fills_at_once(self, symbol: str) -> bool:
+        """Tell whether an order placed now fills now, at the close of the symbol's last bar."""
+        return self.fills.timing is FillTiming.CLOSE and symbol in self.last_bar
+
     def on_bar(self, bar: Bar) -> list[Execution]:
         """Fill what was working before this bar, then mark the symbol at its close."""
         executions: list[Execution] = []
-        for paper in self.working(bar.symbol):
-            if paper.decided_at < bar.ts:
-                executions += self._match(paper, bar)
+        for paper in self._matched_by(bar):
+            executions += self._match(paper, bar)
         self.last_bar[bar.symbol] = bar
         self.marks[bar.symbol] = self.specs[bar.symbol].quantize_price(bar.close)
         return executions
 
-    def _match(self, paper: PaperOrder, bar: Bar, use_close: bool = False) -> list[Execution]:
+    def _matched_by(self, bar: Bar) -> list[PaperOrder]:
+        """The orders ``bar`` fills: its symbol's working ones decided before it (a venue's are its own)."""
+        venue = self._venue_orders
+        return [paper for paper in self.working(bar.symbol) if paper.decided_at < bar.ts and paper.id not in venue]
+
+    def _prices(self, bar: Bar) -> BarPrices:
+        spec = self.specs[bar.symbol]
+        price = spec.quantize_price
+        return BarPrices(bar.ts, price(bar.open), price(bar.high), price(bar.low), price(bar.close), bar.volume)
+
+    def _fillable(self, paper: PaperOrder, prices: BarPrices) -> Decimal:
+        """What the bar offers of the order whatever the cash (its volume share, its limit touched)."""
         spec = self.specs[paper.symbol]
-        prices = BarPrices(bar.ts, spec.quantize_price(bar.open), spec.quantize_price(bar.high),
-                           spec.quantize_price(bar.low), spec.quantize_price(bar.close), bar.volume)  # fmt: skip
-        match: Match | None
-        if use_close:
-            match = self.model.fill_market(spec, paper.side, paper.remaining, prices.close)
-        else:
-            match = self.model.match(spec, paper.side, paper.remaining, prices, paper.order_type, paper.limit_price)
-        if match is None:
+        return self.model.fillable(spec, paper.side, paper.remaining, prices, paper.order_type, paper.limit_price)
+
+    def _match(self, paper: PaperOrder, bar: Bar) -> list[Execution]:
+        prices = self._prices(bar)
+        wanted = self._fillable(paper, prices)
+        if wanted <= 0:
             return []
-        execution = self.ledger.apply(
-            bar.ts, paper.symbol, paper.side, match.quantity, match.price, match.fee, paper.id
-        )
-        paper.filled += match.quantity
-        paper.move(bar.ts, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
-        return [execution]
+        spec, cash = self.specs[paper.symbol], self.ledger.cash
+        match = self.model.match(spec, paper.side, paper.remaining, prices, paper.order_type, paper.limit_price, cash)
+        return self._book(paper, bar.ts, match, wanted)
+
+    def _book(self, paper: PaperOrder, when: datetime, match: Match | None, wanted: Decimal) -> list[Execution]:
+        """Book ``match`` for the order; cancel the rest when the cash cut it below ``wanted``."""
+        executions = []
+        if match is not None:
+            executions.append(
+                self.ledger.apply(when, paper.symbol, paper.side, match.quantity, match.price, match.fee, paper.id)
+            )
+            paper.filled += match.quantity
+            paper.move(when, OrderStatus.FILLED if paper.remaining == 0 else OrderStatus.PARTIALLY_FILLED)
+        if cut_by_cash(wanted, match):
+            self._cancel_for_cash(paper, when)
+        return executions
+
+    @staticmethod
+    def _cancel_for_cash(paper: PaperOrder, when: datetime) -> None:
+        """What the cash could not pay for does not stay working: a later bar's price would decide it."""
+        paper.reason = INSUFFICIENT_CASH
+        paper.move(when, OrderStatus.CANCELED)
 
     def snapshot(self, bar: Bar, account: str = "paper") -> AccountSnapshot:
         """The account at this bar's close, tagged with the bar that produced it."""
