@@ -58,7 +58,7 @@ def account_backtest(
             log.info("simulated %d bars in %.3fs: %d fills, %d round trips, %d denied by risk", bars, simulated,
                      len(result.executions), len(result.round_trips), len(result.denials))  # fmt: skip
             if result.refusals:
-                log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
+                log.info("refusals (translator and cash): %s", json.dumps(result.refusals, sort_keys=True))
             for event in result.risk_events:
                 log.warning("trading state %s (%s): %s", event.trading_state.value, event.cause, event.detail)
             data = {symbol: report.as_dict() for symbol, report in reports.items()}

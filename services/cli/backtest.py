@@ -188,7 +188,7 @@ def backtest(
             log.info("simulated %d bars in %.3fs: %d fills, %d round trips", len(frame), simulated,
                      len(result.executions), len(result.round_trips))  # fmt: skip
             if result.refusals:
-                log.info("translator refusals: %s", json.dumps(result.refusals, sort_keys=True))
+                log.info("refusals (translator and cash): %s", json.dumps(result.refusals, sort_keys=True))
             data_source = f"fixture:{fixture}" if fixture else str(source)
             writing = time.perf_counter()
             flush_run_log()

@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logos.backtest.metrics import Metrics, compute_metrics, infer_calendar
 from logos.contracts import OrderType, Side
-from logos.execution.fill_model import BarPrices, FillModel, FillModelConfig, FillTiming, Match
+from logos.execution.fill_model import (
+    INSUFFICIENT_CASH,
+    BarPrices,
+    FillModel,
+    FillModelConfig,
+    FillTiming,
+    Match,
+    cut_by_cash,
+)
 from logos.execution.ledger import ClosedLot, Execution, FifoLedger, OpenLot
 from logos.orders.sizing import EquityFraction, SizingRule, VolatilityTarget
 from logos.orders.translator import Caps, Refusal, translate
@@ -33,6 +41,7 @@ from logos.symbols import SymbolSpec
 ZERO = Decimal(0)
 VOLATILITY_LOOKBACK = 60
 PROGRESS_EVERY = 1000  # decisions between progress reports
+CUT_TO_CASH = "cut_to_cash"  # a buy the cash paid for only part of: the rest was canceled
 
 
 class BacktestConfig(BaseModel):
@@ -132,11 +141,20 @@ class _Simulation:
     def fill(self, working: _Working, bar_index: int) -> _Working | None:
         """Match a working order on one bar; return what is still working afterwards."""
         match: Match | None
+        cash = self.ledger.cash
         if self.config.fills.participation_cap is None:  # the common case needs only one price
             reference = self.price(self.reference_ticks, bar_index)
-            match = self.model.fill_market(self.spec, working.side, working.remaining, reference)
+            wanted = working.remaining
+            match = self.model.fill_market(self.spec, working.side, working.remaining, reference, cash)
         else:
-            match = self.model.match(self.spec, working.side, working.remaining, self.bar(bar_index), OrderType.MARKET)
+            prices = self.bar(bar_index)
+            wanted = self.model.fillable(self.spec, working.side, working.remaining, prices, OrderType.MARKET)
+            match = self.model.match(self.spec, working.side, working.remaining, prices, OrderType.MARKET, None, cash)
+        if cut_by_cash(wanted, match):
+            # what the cash could not pay for is canceled, as the paper broker cancels it
+            reason = INSUFFICIENT_CASH if match is None else CUT_TO_CASH
+            self.refusals[reason] = self.refusals.get(reason, 0) + 1
+            working.remaining = match.quantity if match is not None else ZERO
         if match is not None:
             self.ledger.apply(
                 self.timestamp(bar_index),
@@ -239,9 +257,15 @@ class _Simulation:
                     refusals[refusal.value] = refusals.get(refusal.value, 0) + 1
                 continue
             side = buy if quantity > 0 else sell
-            filled_quantity, fill_price, fee, _ = fill_market(
-                spec, side, abs(quantity), Decimal(reference_ticks) * tick
-            )
+            size = abs(quantity)
+            # a buy never spends more than the cash: cut to the lots it pays for, or refused (the paper broker's rule)
+            match = fill_market(spec, side, size, Decimal(reference_ticks) * tick, ledger.cash)
+            if match is None:
+                refusals[INSUFFICIENT_CASH] = refusals.get(INSUFFICIENT_CASH, 0) + 1
+                continue
+            filled_quantity, fill_price, fee, _ = match
+            if filled_quantity < size:
+                refusals[CUT_TO_CASH] = refusals.get(CUT_TO_CASH, 0) + 1
             ts = fromtimestamp(nanoseconds / 1e9, UTC)
             apply(ts, symbol, side, filled_quantity, fill_price, fee, f"o{next(orders)}")
             filled.append(fill_bar)
