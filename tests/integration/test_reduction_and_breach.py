@@ -153,6 +153,7 @@ async def test_position_over_the_limits_when_ml_reduces_then_sliced_to_the_order
 ) -> None:
     monkeypatch.setenv("EXECUTOR_MAX_ORDER_NOTIONAL", "1000000")  # walls set too wide: the breach reaches risk
     monkeypatch.setenv("EXECUTOR_MAX_POSITION_NOTIONAL", "1000000")
+    monkeypatch.setenv("EXECUTOR_CASH", "250000")  # the forged 2000 at 104 is paid for: a cash account cannot overspend
     session, statuses, directory = await probe_then_reduce(redis_url, names)
 
     assert session.executor.engine.paper_broker.ledger.position("AAPL") == D(191)
@@ -183,6 +184,7 @@ async def test_sliced_reduction_when_replayed_twice_then_session_files_byte_iden
 ) -> None:
     monkeypatch.setenv("EXECUTOR_MAX_ORDER_NOTIONAL", "1000000")
     monkeypatch.setenv("EXECUTOR_MAX_POSITION_NOTIONAL", "1000000")
+    monkeypatch.setenv("EXECUTOR_CASH", "250000")
     directories = []
     for run in ("first", "second"):
         home = tmp_path / run
