@@ -295,6 +295,15 @@ class Position(BaseModel):
     unrealized_pnl: WireDecimal
 
 
+class OpenOrder(BaseModel):
+    """What the account's working orders of one symbol still have to fill, signed (negative sells)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: Symbol
+    quantity: WireDecimal
+
+
 class AccountSnapshot(Message):
     """The executor's authoritative account: cash, equity, positions and PnL at ``ts``."""
 
@@ -308,6 +317,9 @@ class AccountSnapshot(Message):
     gross_exposure: NonNegativeDecimal = Decimal("0")
     net_exposure: WireDecimal = Decimal("0")
     positions: tuple[Position, ...] = ()
+    open_orders: tuple[OpenOrder, ...] = Field(
+        default=(), description="Working orders by symbol: the signed quantity they still have to fill."
+    )
     bar_symbol: Symbol | None = Field(default=None, description="The bar whose handling produced this snapshot.")
     bar_ts: UtcDatetime | None = Field(default=None, description="Open time of that bar: the data time it reflects.")
 

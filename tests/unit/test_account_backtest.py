@@ -125,6 +125,9 @@ def test_backtest_when_data_holds_two_symbols_then_one_account_with_a_breakdown(
     equity = pd.read_parquet(run / "equity.parquet")
     assert {"cash", "equity", "gross_exposure", "position:BTC-USD", "position:ETH-USD"} <= set(equity.columns)
     assert equity["cash"].min() > 0
+    # two entries decided on one bar time, before either fills: the second sees the first's working order
+    both = (equity["position:BTC-USD"] != 0) & (equity["position:ETH-USD"] != 0)
+    assert not both.any()
 
 
 def test_account_backtest_when_default_limits_then_all_in_orders_are_denied_as_paper_denies_them() -> None:

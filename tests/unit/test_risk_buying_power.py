@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from logos.contracts import AccountSnapshot, DenialReason, OrderIntent, Position
+from logos.contracts import AccountSnapshot, DenialReason, Fill, OpenOrder, OrderIntent, Position, Side
 from logos.risk.engine import RiskEngine
 from logos.risk.limits import DEFAULT_LIMITS, RiskLimits
 from logos.risk.remedies import remedy
@@ -114,3 +114,37 @@ def test_cash_when_a_later_snapshot_arrives_then_the_check_uses_it() -> None:
 def test_default_limits_when_read_then_tolerance_is_two_percent_and_remedy_names_it() -> None:
     assert DEFAULT_LIMITS.buying_power_tolerance == D("0.02") == RiskLimits().buying_power_tolerance
     assert "RISK_LIMITS__BUYING_POWER_TOLERANCE" in remedy(DenialReason.INSUFFICIENT_CASH)
+
+
+def test_exposure_when_another_symbols_order_still_works_then_counted_against_the_limit() -> None:
+    risk = RiskEngine(RiskLimits(max_gross_exposure=D(30_000), buying_power_tolerance=None))
+    risk.on_bar("BTC-USD", NOW, D(40_000))
+    # BTC's entry was approved on this bar and works until BTC's next bar: nothing is held yet
+    working = (OpenOrder(symbol="BTC-USD", quantity=D("0.5")),)
+    risk.on_account(AccountSnapshot(ts=NOW, cash=D(100_000), equity=D(100_000), open_orders=working))
+    decision = risk.check(intent("10", symbol="ETH-USD", price="2000"), NOW)
+
+    assert not decision.approved and decision.reason is DenialReason.MAX_GROSS_EXPOSURE
+    assert decision.detail == "gross exposure 40000.0 would exceed 30000"  # 0.5 BTC at 40,000, 10 ETH at 2,000
+
+
+def test_buying_power_when_another_symbols_buy_still_works_then_its_cash_is_spoken_for() -> None:
+    risk = RiskEngine(RiskLimits(buying_power_tolerance=TWO_PERCENT))
+    risk.on_bar("BTC-USD", NOW, D(40_000))
+    working = (OpenOrder(symbol="BTC-USD", quantity=D("0.5")),)
+    risk.on_account(AccountSnapshot(ts=NOW, cash=D(30_000), equity=D(30_000), open_orders=working))
+    decision = risk.check(intent("6", symbol="ETH-USD", price="2000"), NOW)
+
+    assert not decision.approved and decision.reason is DenialReason.INSUFFICIENT_CASH
+    assert "more than the cash 10000.0 left after working buys of 20000.0" in decision.detail
+
+
+def test_working_order_when_filled_then_no_longer_counted() -> None:
+    risk = RiskEngine(RiskLimits(max_gross_exposure=D(30_000), buying_power_tolerance=None))
+    risk.on_bar("BTC-USD", NOW, D(40_000))
+    working = (OpenOrder(symbol="BTC-USD", quantity=D("0.5")),)
+    risk.on_account(AccountSnapshot(ts=NOW, cash=D(100_000), equity=D(100_000), open_orders=working))
+    risk.on_fill(Fill(order_id="o1", symbol="BTC-USD", side=Side.BUY, quantity=D("0.5"), price=D(40_000)))
+
+    assert risk.open_orders == {}
+    assert risk.positions == {"BTC-USD": D("0.5")}

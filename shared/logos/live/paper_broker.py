@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from logos.contracts import AccountSnapshot, Bar, Order, OrderType, Position, Side
+from logos.contracts import AccountSnapshot, Bar, OpenOrder, Order, OrderType, Position, Side
 from logos.execution.fill_model import (
     INSUFFICIENT_CASH,
     BarPrices,
@@ -479,6 +479,10 @@ class PaperBroker:
             )
         gross = sum((abs(p.quantity) * p.market_price for p in positions), ZERO)
         net = sum((p.quantity * p.market_price for p in positions), ZERO)
+        pending: dict[str, Decimal] = {}
+        for paper in self.working():
+            signed = paper.remaining if paper.side is Side.BUY else -paper.remaining
+            pending[paper.symbol] = pending.get(paper.symbol, ZERO) + signed
         return AccountSnapshot(
             id=snapshot_id,
             ts=ts,
@@ -491,6 +495,9 @@ class PaperBroker:
             gross_exposure=gross,
             net_exposure=net,
             positions=tuple(positions),
+            open_orders=tuple(
+                OpenOrder(symbol=symbol, quantity=quantity) for symbol, quantity in sorted(pending.items())
+            ),
             bar_symbol=bar.symbol if bar else None,
             bar_ts=bar.ts if bar else None,
         )

@@ -104,6 +104,7 @@ class RiskEngine:
     killed: bool = False
     positions: dict[str, Decimal] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
+    open_orders: dict[str, Decimal] = field(default_factory=dict)  # working orders' signed quantity left, by symbol
     last_bar_at: dict[str, datetime] = field(default_factory=dict)
     equity: Decimal | None = None
     cash: Decimal | None = None  # the last account snapshot's; None before the first
@@ -151,13 +152,21 @@ class RiskEngine:
             self.last_bar_at[symbol] = ts
 
     def on_fill(self, fill: Fill) -> None:
-        """Move risk's view of the position by a fill (an account snapshot later replaces it)."""
+        """Move risk's view of the position and the working orders by a fill (a later account snapshot replaces it)."""
         signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
         self.positions[fill.symbol] = self.positions.get(fill.symbol, ZERO) + signed
+        working = self.open_orders.get(fill.symbol)
+        if working is not None:
+            left = working - signed
+            if left == 0 or (left > 0) != (working > 0):
+                del self.open_orders[fill.symbol]
+            else:
+                self.open_orders[fill.symbol] = left
 
     def on_account(self, snapshot: AccountSnapshot) -> None:
         """Take the executor's authoritative positions and equity; track the peak and the day's start."""
         self.positions = {position.symbol: position.quantity for position in snapshot.positions}
+        self.open_orders = {order.symbol: order.quantity for order in snapshot.open_orders}
         for position in snapshot.positions:
             if position.market_price > 0:
                 self.marks.setdefault(position.symbol, position.market_price)
@@ -422,11 +431,23 @@ class RiskEngine:
         return None
 
     def _exposures(self, intent: OrderIntent) -> tuple[Decimal, Decimal]:
+        """Gross and net exposure once ``intent`` holds its target, counting what other symbols' working orders add.
+
+        An order approved for one symbol still works until its next bar fills it: an intent for another
+        symbol decided in between must see it, or two entries on one bar together pass a limit each
+        passes alone. Gross takes the larger of each symbol's position now and once its orders fill; the
+        intent's own symbol is at its target (its working orders are replaced).
+        """
         gross = net = ZERO
-        for symbol, quantity in {**self.positions, intent.symbol: intent.target_quantity}.items():
-            price = intent.reference_price if symbol == intent.symbol else self.marks.get(symbol, ZERO)
-            gross += abs(quantity) * price
-            net += quantity * price
+        for symbol in sorted({*self.positions, *self.open_orders, intent.symbol}):
+            if symbol == intent.symbol:
+                price, held = intent.reference_price, intent.target_quantity
+                after = held
+            else:
+                price, held = self.marks.get(symbol, ZERO), self.positions.get(symbol, ZERO)
+                after = held + self.open_orders.get(symbol, ZERO)
+            gross += max(abs(held), abs(after)) * price
+            net += after * price
         return gross, net
 
     def _check_gross_exposure(self, intent: OrderIntent, position: Decimal, order: Decimal, now: datetime) -> Verdict:
@@ -451,11 +472,19 @@ class RiskEngine:
         if tolerance is None or cash is None or order <= 0 or self._reduces(position, intent.target_quantity):
             return None
         cost = order * intent.reference_price
+        # cash that other symbols' working buys will take when they fill is not there to spend again
+        committed = sum(
+            (quantity * self.marks.get(symbol, ZERO) for symbol, quantity in sorted(self.open_orders.items())
+             if quantity > 0 and symbol != intent.symbol),
+            ZERO,
+        )  # fmt: skip
+        cash -= committed
         allowed = cash * (1 + tolerance)
         if cost <= allowed:
             return None
+        held = f"the cash {cash} left after working buys of {committed}" if committed else f"the cash {cash}"
         return DenialReason.INSUFFICIENT_CASH, (
-            f"buying {order} {intent.symbol} at {intent.reference_price} costs {cost}, more than the cash {cash} "
+            f"buying {order} {intent.symbol} at {intent.reference_price} costs {cost}, more than {held} "
             f"with the buying_power_tolerance of {tolerance:%} allows ({allowed})"
         )
 
