@@ -79,6 +79,7 @@ ORDER_COLUMNS = [
     "status",
     "decided_at",
     "order_type",
+    "reason",  # why it ended short: the venue's rejection, or insufficient_cash (the rest canceled)
 ]
 
 
@@ -96,13 +97,15 @@ class DryRunOrder:
     status: str
     decided_at: str
     order_type: str
+    reason: str  # a locally denied request: why
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> DryRunOrder:
         status = "dry_run" if record["outcome"] == "dry_run" else f"dry_run_{record['outcome']}"
+        reason = "" if record["outcome"] == "dry_run" else str(record.get("reason") or "")
         return cls(record["client_order_id"], record["decision_id"], record["intent_id"], record["symbol"],
                    record["side"], str(record["quantity"]), "0", status, record["decided_at"],
-                   record["order_type"])  # fmt: skip
+                   record["order_type"], reason)  # fmt: skip
 
 
 @dataclass

@@ -33,6 +33,8 @@ class SessionCorrupt(RuntimeError):
 
 
 def _text(value: Any) -> str:
+    if value is None:  # e.g. the reason of an order that ended as asked
+        return ""
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value.value if isinstance(value, Enum) else value)
