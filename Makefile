@@ -69,6 +69,7 @@ bench: install  ## Benchmarks (not tests): the bus against raw redis-py, backtes
 	python -m pip install -q -c requirements.lock -e '.[dev,bench]'
 	python bench/bus_throughput.py
 	python bench/backtest_speed.py
+	python bench/account_backtest.py
 	python bench/cli_start.py
 	python bench/portfolio_speed.py
 	python bench/pipeline_latency.py

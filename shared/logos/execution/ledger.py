@@ -99,6 +99,7 @@ class FifoLedger:
     executions: list[Execution] = field(default_factory=list)
     # the sum of each symbol's lots, kept with every fill (the backtest asks for it on every decision)
     positions: dict[str, Decimal] = field(default_factory=dict)
+    version: int = 0  # counts the fills booked: what was derived from the lots at one version holds until the next
 
     def position(self, symbol: str) -> Decimal:
         return self.positions.get(symbol, ZERO)
@@ -146,6 +147,7 @@ class FifoLedger:
             raise ValueError(f"a fill needs quantity > 0, price > 0 and fee >= 0 (got {quantity}, {price}, {fee})")
         buying = side is Side.BUY
         signed = quantity if buying else -quantity
+        self.version += 1
         self.cash -= signed * price + fee
         self.fees_paid += fee
         lots = self.lots.get(symbol)

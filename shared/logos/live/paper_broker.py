@@ -209,6 +209,7 @@ class PaperBroker:
     def __post_init__(self) -> None:
         self.ledger = FifoLedger(cash=self.cash)
         self.model = FillModel(self.fills)
+        self._held: dict[str, tuple[int, Decimal | None, Position]] = {}  # symbol: (ledger version, mark, position)
         if not isinstance(self.orders, OrderBook):
             self.orders = OrderBook(dict(self.orders).items())
         self._venue_orders: set[str] = set()  # orders a venue fills (restored from a pending line): bars never do
@@ -267,6 +268,7 @@ class PaperBroker:
     def load_state(self, state: dict[str, Any]) -> None:
         """Become the broker ``state`` describes (as :meth:`state` wrote it)."""
         ledger = self.ledger
+        self._held.clear()  # the lots are set here, not booked fill by fill
         ledger.cash = Decimal(state["cash"])
         ledger.realized_pnl = Decimal(state["realized_pnl"])
         ledger.fees_paid = Decimal(state["fees_paid"])
@@ -461,22 +463,27 @@ class PaperBroker:
         """The account at this bar's close, tagged with the bar that produced it."""
         return self.account_at(bar.ts, f"account|{account}|{bar.symbol}|{bar.ts.isoformat()}", account, bar)
 
+    def _position(self, symbol: str) -> Position:
+        """One symbol's holding at its mark; the same object again while neither a fill nor the mark moved it.
+
+        A snapshot after every bar lists every position, and only the bar's own symbol was marked anew:
+        the others are the positions the last snapshot held, so they are not computed and validated again.
+        """
+        ledger, mark = self.ledger, self.marks.get(symbol)
+        held = self._held.get(symbol)
+        if held is not None and held[0] == ledger.version and held[1] == mark:
+            return held[2]
+        quantity = ledger.position(symbol)
+        average = ledger.average_price(symbol)
+        price = average if mark is None else mark
+        position = Position(symbol=symbol, quantity=quantity, average_price=abs(average), market_price=price,
+                            unrealized_pnl=(price - average) * quantity)  # fmt: skip
+        self._held[symbol] = (ledger.version, mark, position)
+        return position
+
     def account_at(self, ts: datetime, snapshot_id: str, account: str, bar: Bar | None = None) -> AccountSnapshot:
         """The account at ``ts`` at the last marks; tagged with ``bar`` when a bar produced it."""
-        positions = []
-        for symbol in sorted(self.ledger.positions):
-            quantity = self.ledger.position(symbol)
-            mark = self.marks.get(symbol, self.ledger.average_price(symbol))
-            average = self.ledger.average_price(symbol)
-            positions.append(
-                Position(
-                    symbol=symbol,
-                    quantity=quantity,
-                    average_price=abs(average),
-                    market_price=mark,
-                    unrealized_pnl=(mark - average) * quantity,
-                )
-            )
+        positions = [self._position(symbol) for symbol in sorted(self.ledger.positions)]
         gross = sum((abs(p.quantity) * p.market_price for p in positions), ZERO)
         net = sum((p.quantity * p.market_price for p in positions), ZERO)
         pending: dict[str, Decimal] = {}
