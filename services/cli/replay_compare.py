@@ -45,10 +45,10 @@ def compare_trades(session_trades: str, expected: list[Execution]) -> str | None
         return None
     session = pd.read_csv(StringIO(session_trades), dtype=str)
     wanted = pd.read_csv(StringIO(backtest), dtype=str)
+    counts = f"trades.csv differs from the backtest's fills ({len(session)} fills against {len(wanted)})"
     for row, (ours, theirs) in enumerate(
         zip(session.itertuples(index=False), wanted.itertuples(index=False), strict=False)
     ):
         if ours != theirs:
-            return (f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; fill {row + 1} differs: "
-                    f"session {tuple(ours)}, backtest {tuple(theirs)}")  # fmt: skip
-    return f"trades.csv has {len(session)} fills, the backtest {len(wanted)}; the shorter is a prefix of the longer"
+            return f"{counts}: fill {row + 1} is {tuple(ours)} in the session, {tuple(theirs)} in the backtest"
+    return f"{counts}: the shorter is the start of the longer"
