@@ -124,6 +124,7 @@ class BacktestSummary:
     params: Mapping[str, Any] = field(default_factory=dict)
     legacy_files: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    risk: Mapping[str, Any] = field(default_factory=dict)  # a run through the risk gate: its limits and denials
 
     @property
     def has_results(self) -> bool:
@@ -143,6 +144,10 @@ class BacktestRun:
     log: Path | None
     legacy_files: tuple[str, ...]
     problems: tuple[str, ...]
+    # a shared-account run (several symbols, or the risk gate): each symbol's share, risk's denials and state changes
+    breakdown: pd.DataFrame = field(default_factory=pd.DataFrame)
+    denials: pd.DataFrame = field(default_factory=pd.DataFrame)
+    risk_events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _metrics_document(document: Any) -> dict[str, Any]:
@@ -162,6 +167,7 @@ def _metrics_document(document: Any) -> dict[str, Any]:
         "end": str(document.get("end", "")),
         "params": document.get("params") if isinstance(document.get("params"), dict) else {},
         "metrics": metrics,
+        "risk": document.get("risk") if isinstance(document.get("risk"), dict) else {},
     }
 
 
@@ -194,6 +200,7 @@ def backtest_summary(paths: Paths, run_id: str) -> BacktestSummary:
         params=mask_value(document.get("params", {})),
         legacy_files=tuple(legacy),
         problems=tuple(problems),
+        risk=document.get("risk", {}),
     )
 
 
@@ -287,6 +294,9 @@ def load_backtest(paths: Paths, run_id: str) -> BacktestRun:
         ("trades", TRADES_FILES, LEGACY_TRADES_FILES, _parse_trades),
         ("equity", EQUITY_FILES, LEGACY_EQUITY_FILES, _parse_equity),
         ("round_trips", ("round_trips.csv",), (), _parse_round_trips),
+        ("breakdown", ("breakdown.csv",), (), csv_parser(("symbol",))),
+        ("denials", ("denials.csv",), (), csv_parser()),
+        ("risk_events", ("risk_events.csv",), (), csv_parser()),
     ):
         path, is_legacy = _first(summary.directory, standard, old)
         if path is not None and is_legacy:
@@ -308,6 +318,9 @@ def load_backtest(paths: Paths, run_id: str) -> BacktestRun:
         log=log if log.is_file() else None,
         legacy_files=tuple(dict.fromkeys(legacy)),
         problems=tuple(dict.fromkeys(problems)),
+        breakdown=frames["breakdown"],
+        denials=frames["denials"],
+        risk_events=frames["risk_events"],
     )
 
 

@@ -207,3 +207,25 @@ def test_backtests_when_run_too_short_to_annualize_then_cards_say_not_annualized
     cards = {metric.label: metric for metric in app.metric}
     assert cards["CAGR"].value == "n/a" and cards["Sharpe"].value == "n/a"
     assert "span 2.08 days < 30 days" in cards["Sharpe"].proto.help and cards["MaxDD"].value != "n/a"
+
+
+def test_backtests_when_shared_account_run_then_symbols_and_risk_gate_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app as cli
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LOGOS_HOME", str(home))
+    options = ["--fixture", "crypto_1m", "--strategy", "sma_cross", "--sizing", "equity:0.2", "--run-id", "shared"]
+    result = CliRunner().invoke(cli, ["backtest", *options, "--risk-limit", "max_gross_exposure=30000"])
+    assert result.exit_code == 0, result.output
+
+    page = open_page("pages/backtests.py")
+    text = rendered(page)
+    assert "Symbols (one account)" in text and "Risk gate" in text
+    assert "max_gross_exposure" in text and "BTC-USD" in text and "ETH-USD" in text
+    tables = [frame.value for frame in page.dataframe]
+    assert any(list(table["symbol"]) == ["BTC-USD", "ETH-USD"] for table in tables if "fills" in table.columns)
+    assert any("reason" in table.columns and len(table) > 0 for table in tables)

@@ -69,6 +69,11 @@ def single_run(run: data_access.BacktestRun) -> None:
         st.info("No equity curve in this run (`equity.parquet`, or `equity.csv` in older runs).")
     else:
         equity_chart(run.equity, chart_theme(), key="bt_equity")
+    if not run.breakdown.empty:
+        st.subheader("Symbols (one account)")
+        st.dataframe(run.breakdown, hide_index=True, width="stretch")
+    if summary.risk.get("limits") is not None:
+        risk_record(run)
     fills, trips, image, config, log = st.tabs(["Fills", "Round trips", "Plot", "Configuration", "Log"])
     with fills:
         trades_table(run.trades, key="bt_trades", file_name=f"{summary.run_id}_trades.csv")
@@ -93,6 +98,20 @@ def single_run(run: data_access.BacktestRun) -> None:
             st.caption("No config.yaml in this run.")
     with log:
         log_viewer({"run.log": run.log} if run.log else {}, key="bt_log")
+
+
+def risk_record(run: data_access.BacktestRun) -> None:
+    """What the risk gate denied, by rule and one by one, and how the trading state moved."""
+    denied = run.summary.risk.get("denials") or {}
+    st.subheader("Risk gate")
+    if denied:
+        st.caption(" · ".join(f"**{reason}** {count:,} denied" for reason, count in sorted(denied.items())))
+    else:
+        st.caption("No intent denied by the stack's risk limits.")
+    if not run.denials.empty:
+        st.dataframe(run.denials, hide_index=True, width="stretch")
+    if not run.risk_events.empty:
+        st.dataframe(run.risk_events, hide_index=True, width="stretch")
 
 
 def compare(backtests: list[data_access.BacktestSummary]) -> None:
