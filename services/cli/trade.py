@@ -73,8 +73,9 @@ async def run_session(
     consumed = sorted({stream for w in workers for s in w.subscriptions() for stream in s.streams})
     bars = 0
     try:
-        for bar in replay_bars(frames, logos.symbol_specs()):
-            await bus.publish(logos.streams.bars_for(bar.symbol), bar)
+        for seq, bar in enumerate(replay_bars(frames, logos.symbol_specs()), start=1):
+            # numbered as the feed numbers them: every intent, decision, fill and account says which bar it came from
+            await bus.publish(logos.streams.bars_for(bar.symbol), bar.model_copy(update={"seq": seq}))
             # lockstep: the next bar waits until every group has read and acknowledged everything
             if not await bus.wait_until_quiet(consumed, timeout_seconds=60):
                 raise RuntimeError(f"the pipeline did not settle within 60 s after {bar.symbol} {bar.ts}")

@@ -60,12 +60,14 @@ class Publication(NamedTuple):
     message: Message
 
 
-def fill_message(order: PaperOrder, execution: Execution, broker_name: str, cumulative: Decimal) -> Fill:
+def fill_message(
+    order: PaperOrder, execution: Execution, broker_name: str, cumulative: Decimal, seq: int | None = None
+) -> Fill:
     """Return the Fill of one execution of ``order``; ``cumulative`` is the order's filled quantity with it.
 
     The id is the order's and that cumulative quantity: it grows with every partial fill, so each
     fill of an order has its own id (two on one bar included), the same in every run of the same
-    bars and after a restart.
+    bars and after a restart. ``seq`` is the bar's whose handling filled it (or the order's, filled at once).
     """
     return Fill(
         id=f"fill|{order.id}|{cumulative}",
@@ -78,6 +80,7 @@ def fill_message(order: PaperOrder, execution: Execution, broker_name: str, cumu
         price=execution.price,
         fee=execution.fee,
         broker=broker_name,
+        seq=seq,
     )
 
 
@@ -272,7 +275,7 @@ class ExecutorEngine:
             executions = broker.on_bar(bar)
         snapshot = broker.snapshot(bar, self.account)
         self.recorder.bar(bar, executions, snapshot)  # one line: the bar's effects, all or nothing
-        return [*self._paper_fills(executions), Publication(self.names.account, snapshot)]
+        return [*self._paper_fills(executions, bar.seq), Publication(self.names.account, snapshot)]
 
     def _paper_order(self, order: Order) -> list[Publication]:
         accepted = self.paper_broker.on_order(order, order.ts)
@@ -282,7 +285,7 @@ class ExecutorEngine:
         self.recorder.order(order.id, placed, accepted.canceled, accepted.executions, rejection, order.ts)
         if self.dry_run_venue is not None and placed is not None and rejection is None:
             self._dry_run(order, placed, self.dry_run_venue)
-        published = self._paper_fills(accepted.executions)
+        published = self._paper_fills(accepted.executions, order.seq)
         if placed is not None and rejection is not None:
             log.warning("venue rejected %s: %s", placed.id, rejection)
             rejected = OrderRejected(
@@ -291,6 +294,7 @@ class ExecutorEngine:
                 intent_id=order.intent_id,
                 symbol=order.symbol,
                 reason=rejection,
+                seq=order.seq,
             )
             published.append(Publication(self.names.fills, rejected))
         return published
@@ -337,6 +341,7 @@ class ExecutorEngine:
             intent_id=order.intent_id,
             symbol=order.symbol,
             reason=reason,
+            seq=order.seq,
         )
         return Publication(self.names.fills, rejected)
 
@@ -401,7 +406,7 @@ class ExecutorEngine:
 
     # -- what to publish -------------------------------------------------------------------------
 
-    def _paper_fills(self, executions: list[Execution]) -> list[Publication]:
+    def _paper_fills(self, executions: list[Execution], seq: int | None) -> list[Publication]:
         """The Fills of the paper broker's executions, each with its order's filled quantity as of that fill."""
         orders = self.paper_broker.orders
         later: dict[str, Decimal] = {}  # filled by executions of the same order further down the list
@@ -411,7 +416,7 @@ class ExecutorEngine:
             cumulative.append(orders[execution.order_id].filled - after)
             later[execution.order_id] = after + execution.quantity
         return [
-            Publication(self.names.fills, fill_message(orders[execution.order_id], execution, PAPER, filled))
+            Publication(self.names.fills, fill_message(orders[execution.order_id], execution, PAPER, filled, seq))
             for execution, filled in zip(executions, reversed(cumulative), strict=True)
         ]
 

@@ -50,6 +50,7 @@ class FeedWorker(ServiceWorker):
         self.last_poll_at: datetime | None = None
         self.poll_failures = 0
         self.cache_failures = 0
+        self.next_seq = 1  # the sequence number of the next bar published (canonical order, no gaps)
 
     def subscriptions(self) -> list[Subscription]:
         return [Subscription(Group.FEED, [self.names.control], self.handle)]
@@ -94,21 +95,27 @@ class FeedWorker(ServiceWorker):
         await self._wait_for_groups()
         log.info("replaying %d bars of %s from %s", self.replay_total, ", ".join(frames), source)
         # a resumed session (services/runtime/session_identity.py) goes on after its last published bar
-        published = await self._until_done(self._last_published)
-        if published is not None:
-            log.info("resuming the replay after %s@%s", published[1], published[0].isoformat())
+        newest = await self._until_done(self._last_published)
+        published = (newest.ts, newest.symbol) if newest is not None else None
+        if newest is not None:
+            log.info("resuming the replay after %s (bar %s)", newest.id, newest.seq)
         for bar in replay_bars(frames, settings.logos.symbol_specs()):
             if self.stopping.is_set():
                 return
             if published is not None and (bar.ts, bar.symbol) <= published:
                 self.replayed += 1  # published before the restart, in canonical order
+                self.next_seq += 1
                 continue
+            if newest is not None and newest.seq is not None:
+                self.next_seq, newest = newest.seq + 1, None  # numbered on from the last bar published
             reason = refused.get((bar.symbol, bar.ts))
             if reason is not None:
                 log.warning("replay: %s; not published", reason)
                 self.replay_refused += 1
                 continue
-            await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), bar))
+            await self._until_done(
+                functools.partial(self.publish, self.names.bars_for(bar.symbol), self._numbered(bar))
+            )
             self.replayed += 1
             settle = functools.partial(self.bus.wait_until_quiet, pipeline, SETTLE_TIMEOUT_SECONDS, poll_seconds=0.001)
             if settings.replay_lockstep and not await self._until_done(settle):
@@ -121,9 +128,15 @@ class FeedWorker(ServiceWorker):
         # `logos stack replay-check` asks the executor for the session's files once it has every bar
         log.info("replay finished: %d bars", self.replayed)
 
-    async def _last_published(self) -> tuple[datetime, str] | None:
-        """The (time, symbol) of the newest bar on the bar streams: where a resumed replay goes on."""
-        newest: tuple[datetime, str] | None = None
+    def _numbered(self, bar: Bar) -> Bar:
+        """``bar`` with the next sequence number: every bar the feed publishes has its place in one order."""
+        numbered = bar.model_copy(update={"seq": self.next_seq})
+        self.next_seq += 1
+        return numbered
+
+    async def _last_published(self) -> Bar | None:
+        """The newest bar on the bar streams (time, then symbol): where a resumed feed goes on, and its number."""
+        newest: Bar | None = None
         for stream in self.names.all_bars():
             for entry in await self.bus.backend.read_backwards(stream, "+", 100):
                 try:
@@ -131,7 +144,8 @@ class FeedWorker(ServiceWorker):
                 except InvalidEntry:
                     continue  # garbage someone appended: it went to the dead-letter stream
                 if isinstance(bar, Bar):
-                    newest = max(newest or (bar.ts, bar.symbol), (bar.ts, bar.symbol))
+                    if newest is None or (bar.ts, bar.symbol) > (newest.ts, newest.symbol):
+                        newest = bar
                     break
         return newest
 
@@ -143,6 +157,9 @@ class FeedWorker(ServiceWorker):
         )
         if settings.cache:
             self.cache = BarCache(settings.logos.paths.bar_cache, provider.source)
+        newest = await self._until_done(self._last_published)
+        if newest is not None and newest.seq is not None:
+            self.next_seq = newest.seq + 1  # a restarted feed numbers on from the last bar it published
         closer = asyncio.create_task(self._close_on_stop(provider))
         log.info("polling %s every %ss for %s", provider.source, settings.poll_seconds, ", ".join(provider.symbols))
         try:
@@ -168,7 +185,9 @@ class FeedWorker(ServiceWorker):
         published: list[Bar] = []
         for bar in bars:
             try:
-                await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), bar))
+                numbered = bar.model_copy(update={"seq": self.next_seq})
+                await self._until_done(functools.partial(self.publish, self.names.bars_for(bar.symbol), numbered))
+                self.next_seq += 1
             except BackendUnavailable:
                 break  # stopping during an outage: what was published is still cached
             self.freshness.observe(bar.symbol, bar.ts)

@@ -124,13 +124,13 @@ class RiskWorker(ServiceWorker):
                 self._count_outcome(message.intent_id or message.order_id, rejected=False)
             case OrderRejected():
                 self._count_outcome(message.intent_id, rejected=True)
-                await self.evaluate()
+                await self.evaluate(message.seq)
             case AccountSnapshot():
                 if message.bar_ts is not None:  # the account after that bar: the data's time is there at least
                     self._seen(message.bar_ts)
                 self.engine.on_account(message)
-                await self.evaluate()
-                await self.slice_reductions()
+                await self.evaluate(message.seq)
+                await self.slice_reductions(message.seq)
             case Control() if message.command is not ControlCommand.CHECKPOINT:
                 problem = self.control_guard.problem(message, delivery.entry_id, datetime.now(UTC))
                 if problem == "redelivered":
@@ -164,17 +164,17 @@ class RiskWorker(ServiceWorker):
         await self.publish(self.names.orders, decision)
         return decision
 
-    async def slice_reductions(self) -> None:
-        """Approve the next slice of each sliced reduction the account shows ready, on the orders stream."""
+    async def slice_reductions(self, seq: int | None = None) -> None:
+        """Approve the next slice of each sliced reduction the account of bar ``seq`` shows ready."""
         now = self.now()
         for step in self.engine.next_slices(now):
-            await self.publish(self.names.orders, self._slice_message(step, now))
+            await self.publish(self.names.orders, self._slice_message(step, now, seq))
 
-    def _slice_message(self, step: Slice, now: datetime) -> Order:
+    def _slice_message(self, step: Slice, now: datetime, seq: int | None) -> Order:
         intent = step.intent
         log.info("reduction of %s (intent %s): slice %d to %s", intent.symbol, intent.id, step.number,
                  step.target_quantity)  # fmt: skip
-        return slice_message(step, now)
+        return slice_message(step, now, seq)
 
     async def control(
         self, command: ControlCommand, reason: str, issued_by: str, signer: str | None = None
@@ -197,19 +197,20 @@ class RiskWorker(ServiceWorker):
         await self._changed([event])
         return event
 
-    async def evaluate(self) -> None:
+    async def evaluate(self, seq: int | None = None) -> None:
+        """Run the breakers; ``seq``: the bar whose account (or rejection) prompted it, if one did."""
         events = self.engine.evaluate(self.now())
         if events:
-            await self._changed(events)
+            await self._changed(events, seq)
 
-    async def _changed(self, events: list[RiskEvent]) -> None:
+    async def _changed(self, events: list[RiskEvent], seq: int | None = None) -> None:
         for event in events:
             log.warning("trading state %s (%s): %s", event.state.value, event.cause, event.detail)
         atomic_write_text(self.state_path, self.engine.snapshot().model_dump_json(indent=2) + "\n")
         try:  # on the orders stream, in order with the decisions, for the executor and the session's record
             first = len(self.engine.events) - len(events)  # the events are the engine's newest
             for number, event in enumerate(events, start=first):
-                changed = state_change_message(number, event, self.engine.killed)
+                changed = state_change_message(number, event, self.engine.killed, seq)
                 await self.publish(self.names.orders, changed)
         except Exception:
             log.exception("could not publish the trading-state change; risk_state.json and /status hold it")

@@ -141,6 +141,9 @@ class ControlCommand(StrEnum):
     CHECKPOINT = "checkpoint"
 
 
+SourceSeq = Annotated[int | None, Field(ge=1, description="The sequence number of the bar this message comes from.")]
+"""The ``seq`` of a message derived from a bar: intents, decisions, fills and snapshots trace back to their bar."""
+
 WIRE = {"wire": True}
 """Validation context of messages read from a stream: there, ``id`` and ``ts`` must be present."""
 
@@ -184,6 +187,9 @@ class Bar(Message):
     close: PositiveDecimal
     volume: NonNegativeDecimal
     source: Identifier = Field(description="Provider that produced the bar (replay, yfinance, ccxt:<exchange>).")
+    seq: int | None = Field(
+        default=None, ge=1, description="The bar's place in the feed's canonical order (time, then symbol), from 1."
+    )
 
     @model_validator(mode="after")
     def _check_range(self) -> Bar:
@@ -208,6 +214,8 @@ class OrderIntent(Message):
     order_type: OrderType = OrderType.MARKET
     limit_price: PositiveDecimal | None = None
 
+    seq: SourceSeq = None
+
     @model_validator(mode="after")
     def _check_limit(self) -> OrderIntent:
         _check_limit_price(self.order_type, self.limit_price)
@@ -228,6 +236,8 @@ class Order(Message):
     strategy: Identifier
     checks_passed: tuple[str, ...] = Field(default=(), description="Risk rules evaluated, in order.")
 
+    seq: SourceSeq = None
+
     @model_validator(mode="after")
     def _check_limit(self) -> Order:
         _check_limit_price(self.order_type, self.limit_price)
@@ -243,6 +253,7 @@ class OrderDenied(Message):
     reason: DenialReason
     detail: str = Field(description="Human-readable explanation with the numbers that broke the rule.")
     trading_state: TradingState
+    seq: SourceSeq = None
 
 
 class TradingStateChanged(Message):
@@ -255,6 +266,7 @@ class TradingStateChanged(Message):
         description="The breaker (drawdown, stale_data, ...), kill_switch, operator or recovered."
     )
     detail: str = Field(description="Human-readable explanation with the numbers that moved the state.")
+    seq: SourceSeq = None
 
 
 class OrderRejected(Message):
@@ -265,6 +277,7 @@ class OrderRejected(Message):
     intent_id: Identifier
     symbol: Symbol
     reason: str = Field(description="The venue's explanation.")
+    seq: SourceSeq = None
 
 
 class Fill(Message):
@@ -281,6 +294,7 @@ class Fill(Message):
     fee_currency: str = "USD"
     liquidity: Liquidity = Liquidity.TAKER
     broker: Identifier = "paper"
+    seq: SourceSeq = None
 
 
 class Position(BaseModel):
@@ -322,6 +336,7 @@ class AccountSnapshot(Message):
     )
     bar_symbol: Symbol | None = Field(default=None, description="The bar whose handling produced this snapshot.")
     bar_ts: UtcDatetime | None = Field(default=None, description="Open time of that bar: the data time it reflects.")
+    seq: SourceSeq = None
 
 
 class Signal(Message):
@@ -334,6 +349,7 @@ class Signal(Message):
     model_version: Identifier | None = None
     role: SignalRole
     value: float = Field(allow_inf_nan=False, description="Target exposure in [-1, 1].", ge=-1, le=1)
+    seq: SourceSeq = None
 
 
 class ServiceStatus(Message):

@@ -264,7 +264,7 @@ def run_account_backtest(
             progress(count)
         symbol = symbols[code]
         spec = books[symbol]
-        bar = _bar(symbol, spec, nanoseconds, prices)
+        bar = _bar(symbol, spec, nanoseconds, prices, count + 1)
         deciding = bool(decision_rows[code][row])
         snapshot = state.bar(bar, deciding)
         if snapshot is None or not deciding:
@@ -282,8 +282,8 @@ def run_account_backtest(
     return _result(frames, symbols, books, config, limits, targets, bars, state, refusals, refused)
 
 
-def _bar(symbol: str, spec: SymbolSpec, nanoseconds: int, prices: list[float]) -> Bar:
-    """The bar as the replay publishes it (services' feed): prices on the tick, the same id."""
+def _bar(symbol: str, spec: SymbolSpec, nanoseconds: int, prices: list[float], seq: int) -> Bar:
+    """The bar as the replay publishes it (services' feed): prices on the tick, the same id and number."""
     when = EPOCH + timedelta(microseconds=nanoseconds // 1000)
     open_, high, low, close, volume = prices
     # built without validation: the loader checked the bars, and quantizing to the tick keeps low <= open, close <= high
@@ -297,6 +297,7 @@ def _bar(symbol: str, spec: SymbolSpec, nanoseconds: int, prices: list[float]) -
         close=spec.quantize_price(Decimal(repr(close))),
         volume=Decimal(repr(volume)),
         source=REPLAY_SOURCE,
+        seq=seq,
     )
 
 

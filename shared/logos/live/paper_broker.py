@@ -507,4 +507,5 @@ class PaperBroker:
             ),
             bar_symbol=bar.symbol if bar else None,
             bar_ts=bar.ts if bar else None,
+            seq=bar.seq if bar else None,
         )

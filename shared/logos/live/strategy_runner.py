@@ -122,11 +122,20 @@ class StrategyRunner:
             strategy=self.strategy.name,
             role=self.role,
             value=exposure,
+            seq=bar.seq,
         )
         if exposure == previous:
             return Decision(signal, None)
         intent, refusal = size_intent(
-            self.strategy.name, self.specs[symbol], bar.ts, bar.close, exposure, snapshot, self.sizing, self.caps
+            self.strategy.name,
+            self.specs[symbol],
+            bar.ts,
+            bar.close,
+            exposure,
+            snapshot,
+            self.sizing,
+            self.caps,
+            bar.seq,
         )
         return Decision(signal, intent, refusal)
 
@@ -140,6 +149,7 @@ def size_intent(
     snapshot: AccountSnapshot,
     sizing: FixedNotional | EquityFraction | VolatilityTarget,
     caps: Caps,
+    seq: int | None = None,
 ) -> tuple[OrderIntent | None, Refusal | None]:
     """The intent for a new target ``exposure`` of ``spec``'s symbol at the close of its bar, sized from the account.
 
@@ -161,7 +171,7 @@ def size_intent(
         return None, translation.refusal
     intent_id = uuid.uuid5(INTENT_NAMESPACE, f"intent|{strategy}|{symbol}|{bar_ts.isoformat()}").hex
     intent = to_intent(translation, spec, price, bar_ts, strategy, intent_id)
-    return intent.model_copy(update={"ts": bar_ts}), None
+    return intent.model_copy(update={"ts": bar_ts, "seq": seq}), None
 
 
 def _epoch_nanoseconds(ts: datetime) -> int:

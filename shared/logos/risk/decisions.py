@@ -25,7 +25,13 @@ def decision_message(
     if decision.approved:
         assert decision.target_quantity is not None  # the intent's, or its first slice's
         return order_message(
-            intent, decision_id, now, decision.target_quantity, intent.reference_price, decision.checks_passed
+            intent,
+            decision_id,
+            now,
+            decision.target_quantity,
+            intent.reference_price,
+            decision.checks_passed,
+            intent.seq,
         )
     assert decision.reason is not None
     return OrderDenied(
@@ -36,13 +42,16 @@ def decision_message(
         reason=decision.reason,
         detail=decision.detail,
         trading_state=trading_state,
+        seq=intent.seq,
     )
 
 
-def slice_message(step: Slice, now: datetime) -> Order:
-    """The order of one slice of a sliced reduction; one id per intent and slice."""
+def slice_message(step: Slice, now: datetime, seq: int | None = None) -> Order:
+    """One slice of a sliced reduction as an order (an id per intent and slice); seq: the account's that freed it."""
     order_id = uuid.uuid5(DECISION_NAMESPACE, f"{step.intent.id}|slice|{step.number}").hex
-    return order_message(step.intent, order_id, now, step.target_quantity, step.reference_price, step.checks_passed)
+    return order_message(
+        step.intent, order_id, now, step.target_quantity, step.reference_price, step.checks_passed, seq
+    )
 
 
 def order_message(
@@ -52,6 +61,7 @@ def order_message(
     target: Decimal,
     reference_price: Decimal,
     checks_passed: tuple[str, ...],
+    seq: int | None = None,
 ) -> Order:
     """The approved order for ``intent`` (its whole target, or one slice of a reduction)."""
     return Order(
@@ -65,11 +75,12 @@ def order_message(
         limit_price=intent.limit_price,
         strategy=intent.strategy,
         checks_passed=checks_passed,
+        seq=seq,
     )
 
 
-def state_change_message(number: int, event: RiskEvent, killed: bool) -> TradingStateChanged:
-    """The trading-state change of the engine's ``number``-th event; its id follows from the event itself."""
+def state_change_message(number: int, event: RiskEvent, killed: bool, seq: int | None = None) -> TradingStateChanged:
+    """The trading-state change of the engine's ``number``-th event; ``seq``: the message's that moved it, if any."""
     key = f"state|{number}|{event.ts.isoformat()}|{event.state.value}|{event.cause}|{event.detail}"
     return TradingStateChanged(
         id=uuid.uuid5(DECISION_NAMESPACE, key).hex,
@@ -78,4 +89,5 @@ def state_change_message(number: int, event: RiskEvent, killed: bool) -> Trading
         kill_switch=killed,
         cause=event.cause,
         detail=event.detail,
+        seq=seq,
     )
