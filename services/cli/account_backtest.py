@@ -53,7 +53,7 @@ def account_backtest(
                 for line in report.lines():
                     log.info("%s: %s", symbol, line)
             started = time.perf_counter()
-            result = _run_with_progress(frames, specs, strategy, config, limits, bars)
+            result = _run(frames, specs, strategy, config, limits, bars)
             simulated = time.perf_counter() - started
             log.info("simulated %d bars in %.3fs: %d fills, %d round trips, %d denied by risk", bars, simulated,
                      len(result.executions), len(result.round_trips), len(result.denials))  # fmt: skip
@@ -99,7 +99,7 @@ def print_breakdown(result: AccountResult) -> None:
                    f"{event.detail}")  # fmt: skip
 
 
-def _run_with_progress(
+def _run(
     frames: dict[str, pd.DataFrame],
     specs: dict[str, SymbolSpec],
     strategy: Strategy,  # type: ignore[type-arg]
@@ -107,19 +107,14 @@ def _run_with_progress(
     limits: RiskLimits | None,
     bars: int,
 ) -> AccountResult:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from logos.backtest.account import run_account_backtest
+    from services.cli.backtest import with_progress
 
     try:
-        if bars < PROGRESS_FROM_BARS:
-            return run_account_backtest(frames, specs, strategy, config, limits)
-        with Progress(
-            TextColumn("[bold]backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(), transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("bars", total=bars)
-            return run_account_backtest(frames, specs, strategy, config, limits,
-                                        lambda done: progress.update(task, completed=done))  # fmt: skip
+        return with_progress(
+            bars,
+            lambda report: run_account_backtest(frames, specs, strategy, config, limits, report),
+            PROGRESS_FROM_BARS,
+        )
     except ValueError as exc:
         raise fail(str(exc)) from None

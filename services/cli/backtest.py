@@ -9,11 +9,11 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -36,16 +36,13 @@ from services.cli.options import (
 from services.cli.process_memory import return_freed_memory
 
 if TYPE_CHECKING:  # pandas, numpy and the engine load when a command runs, not for `logos --help`
-    import pandas as pd
-
-    from logos.backtest.engine import BacktestConfig, BacktestResult
     from logos.risk.limits import RiskLimits
-    from logos.strategies import Strategy
 
 log = logging.getLogger("logos.backtest")
 MIN_BARS = 2  # run_backtest decides on one bar and fills on the next
 strategies_app = typer.Typer(help="The strategy registry.", no_args_is_help=True)
 PROGRESS_FROM_BARS = 200_000
+T = TypeVar("T")
 
 
 def _optional_decimal(name: str, value: str | None) -> Decimal | None:
@@ -183,7 +180,9 @@ def backtest(
             for line in report.lines():
                 log.info("%s", line)
             started = time.perf_counter()
-            result = _run_with_progress(frame, spec, selected, config)
+            from logos.backtest.engine import run_backtest
+
+            result = with_progress(len(frame), lambda report: run_backtest(frame, spec, selected, config, report))
             simulated = time.perf_counter() - started
             log.info("simulated %d bars in %.3fs: %d fills, %d round trips", len(frame), simulated,
                      len(result.executions), len(result.round_trips))  # fmt: skip
@@ -265,24 +264,20 @@ def _risk_limits(items: list[str]) -> RiskLimits:
     return RiskLimits.model_validate(over_defaults(stack.model_dump() | given))
 
 
-def _run_with_progress(
-    frame: pd.DataFrame,
-    spec: SymbolSpec,
-    strategy: Strategy,  # type: ignore[type-arg]
-    config: BacktestConfig,
-) -> BacktestResult:
+def with_progress(
+    total: int, run: Callable[[Callable[[int], None] | None], T], threshold: int = PROGRESS_FROM_BARS
+) -> T:
+    """Return ``run(report)``, with a progress bar over ``total`` bars when there are enough to wait for."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from logos.backtest.engine import run_backtest
-
-    if len(frame) < PROGRESS_FROM_BARS:
-        return run_backtest(frame, spec, strategy, config)
+    if total < threshold:
+        return run(None)
     with Progress(
         TextColumn("[bold]backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
         transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("bars", total=len(frame))
-        return run_backtest(frame, spec, strategy, config, lambda done: progress.update(task, completed=done))
+        task = progress.add_task("bars", total=total)
+        return run(lambda done: progress.update(task, completed=done))
 
 
 @strategies_app.command("list")
