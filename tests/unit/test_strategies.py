@@ -105,3 +105,35 @@ def test_above_when_values_tie_up_to_rounding_then_not_above() -> None:
     left = np.array([110.75500000000002, 110.76, 1.0, np.nan])
     right = np.array([110.75499999999998, 110.75, 1.0, 1.0])
     assert above(left, right).tolist() == [False, True, False, False]
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_strategy_when_evaluated_on_the_live_window_frame_then_equals_the_dataframe_and_the_history(
+    name: str, data: st.DataObject
+) -> None:
+    from logos.live.window_frame import WindowFrame
+
+    strategy = get_strategy(name)
+    params = strategy.params(data.draw(PARAMS[name]))
+    frame = random_walk(300, data.draw(st.integers(0, 10_000)))
+    full = strategy.targets(frame, params)
+    lookback = strategy.lookback(params) + 1
+    for end in data.draw(st.lists(st.integers(1, len(frame)), min_size=5, max_size=10)):
+        window = frame.iloc[max(0, end - lookback) : end]
+        light = WindowFrame(window.to_numpy(dtype=np.float64), window.index.as_unit("ns").asi8)
+        live = strategy.targets(light, params)  # type: ignore[arg-type]
+        assert np.array_equal(live, strategy.targets(window, params)), f"{name} {params} at bar {end - 1}"
+        assert live[-1] == full[end - 1]
+
+
+def test_window_frame_when_a_strategy_asks_for_more_than_columns_then_it_gets_pandas() -> None:
+    from logos.live.window_frame import WindowFrame
+
+    frame = random_walk(50, 3)
+    light = WindowFrame(frame.to_numpy(dtype=np.float64), frame.index.as_unit("ns").asi8)
+    assert light["close"].rolling(5).mean().equals(frame["close"].rolling(5).mean())
+    assert light.index.equals(frame.index) and len(light) == 50
+    assert light.iloc[-3:].equals(frame.iloc[-3:])
+    assert np.array_equal(np.asarray(light["volume"]), frame["volume"].to_numpy())

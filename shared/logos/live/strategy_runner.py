@@ -14,18 +14,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
-import pandas as pd
 
 from logos.contracts import AccountSnapshot, Bar, OrderIntent, Signal, SignalRole
+from logos.live.window_frame import WindowFrame
 from logos.orders.sizing import EquityFraction, FixedNotional, VolatilityTarget
 from logos.orders.translator import Caps, Refusal, to_intent, translate
 from logos.strategies import Strategy, StrategyParams
 from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
-# built once: pandas converts a list of column names into an Index on every frame otherwise
-COLUMNS = pd.Index(["open", "high", "low", "close", "volume"])
-UTC_NANOSECONDS = pd.DatetimeTZDtype("ns", UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTENT_NAMESPACE = uuid.UUID("0b7e2f38-93a4-4c44-9f1a-4f4b2a6d1c55")
 
@@ -104,12 +101,10 @@ class StrategyRunner:
     def _decide(self, symbol: str, snapshot: AccountSnapshot) -> Decision:
         state = self._symbols[symbol]
         bar = state.bars[-1]
-        index = pd.DatetimeIndex(np.array(state.nanoseconds, dtype="datetime64[ns]"), dtype=UTC_NANOSECONDS,
-                                 name="timestamp")  # fmt: skip
-        frame = pd.DataFrame(np.array(state.rows), columns=COLUMNS, index=index, copy=False)
+        frame = WindowFrame(np.array(state.rows), np.array(state.nanoseconds, dtype=np.int64))
         # the target at t and at t - 1, both from this window: whether the target changed follows from
         # the bars alone, so a restarted runner decides exactly as an uninterrupted one
-        targets = self.strategy.targets(frame, self.params)
+        targets = self.strategy.targets(frame, self.params)  # type: ignore[arg-type]  # reads like a DataFrame
         exposure = float(targets[-1])
         previous = float(targets[-2]) if len(targets) > 1 else 0.0
         signal = Signal(
