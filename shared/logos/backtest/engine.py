@@ -1,13 +1,9 @@
 """The backtest: strategy targets → translator → fill model → FIFO ledger → equity curve and metrics.
 
-Signals are vectorized over the whole history. The exact part — sizing, quantization, fills, the
-ledger — runs only on the bars where something happens: the target exposure changes, or an order
-split by the participation cap is still working. Between those bars the position and the cash are
-constant, so the equity curve is assembled with numpy from the fills.
-
-Orders that fill whole run through :mod:`logos.backtest.integer_core` (the same rules in ints, the
-same results to the last digit) whenever it can represent the configuration; the Decimal loop here
-is the reference, and runs everything else.
+Signals are vectorized over the whole history. The exact (Decimal) part — sizing, quantization,
+fills, the ledger — runs only on the bars where something happens: the target exposure changes, or
+an order split by the participation cap is still working. Between those bars the position and the
+cash are constant, so the equity curve is assembled with numpy from the fills.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from logos.backtest.integer_core import CUT_TO_CASH, PROGRESS_EVERY, Unrepresentable, integer_core
 from logos.backtest.metrics import Metrics, compute_metrics, infer_calendar
 from logos.contracts import OrderType, Side
 from logos.execution.fill_model import (
@@ -45,6 +40,8 @@ from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 VOLATILITY_LOOKBACK = 60
+PROGRESS_EVERY = 1000  # decisions between progress reports
+CUT_TO_CASH = "cut_to_cash"  # a buy the cash paid for only part of: the rest was canceled
 
 
 class BacktestConfig(BaseModel):
@@ -115,10 +112,6 @@ class _Simulation:
         self.reference_ticks = self.open_ticks if config.fills.timing is FillTiming.NEXT_OPEN else self.close_ticks
         self.needs_volatility = isinstance(config.sizing, VolatilityTarget)
         self.log_returns = np.diff(np.log(self.close), prepend=np.nan) if self.needs_volatility else self.close
-        self.exact_path = "decimal"  # which loop ran: "integer" (integer_core) or "decimal" (this module's)
-        self._points: tuple[np.ndarray, np.ndarray] | None = None  # per-fill position and cash, from the integer core
-        self._traded: float | None = None
-        self._net_pnls: np.ndarray | None = None  # per closed lot, from the integer core
 
     def timestamp(self, index: int) -> datetime:
         return datetime.fromtimestamp(int(self.nanoseconds[index]) / 1e9, UTC)
@@ -201,8 +194,7 @@ class _Simulation:
         side = Side.BUY if translation.order_quantity > 0 else Side.SELL
         return _Working(side, abs(translation.order_quantity), f"o{next(self.orders)}", decision_bar)
 
-    def run(self, targets: np.ndarray, progress: Callable[[int], None] | None = None, integer: bool = True) -> None:
-        """Fill every decision of ``targets``; ``integer=False`` keeps to the Decimal loop (the reference)."""
+    def run(self, targets: np.ndarray, progress: Callable[[int], None] | None = None) -> None:
         bars = targets.shape[0]
         delay = 1 if self.config.fills.timing is FillTiming.NEXT_OPEN else 0
         previous = np.concatenate([[0.0], targets[:-1]])
@@ -214,8 +206,7 @@ class _Simulation:
         gc.disable()
         try:
             if self.config.fills.participation_cap is None:
-                if not (integer and self._run_integer(decisions, targets, delay, progress)):
-                    self._run_unsplit(decisions, targets, delay, progress)
+                self._run_unsplit(decisions, targets, delay, progress)
             else:
                 self._run_split(decisions, targets, delay, progress)
         finally:
@@ -223,37 +214,6 @@ class _Simulation:
                 gc.enable()
         if progress is not None:
             progress(bars)
-
-    def _run_integer(
-        self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
-    ) -> bool:
-        """Run the unsplit loop in ints; False (nothing changed) when the integer core cannot reproduce it exactly."""
-        config = self.config
-        core = integer_core(self.spec, config.cash, config.fills, config.sizing, config.caps)
-        if core is None:
-            return False
-        fill_bars = decisions + delay
-        close_ticks = self.close_ticks[decisions].tolist()
-        try:
-            executions, closed, lots, refusals = core.run(
-                decisions.tolist(),
-                targets[decisions].tolist(),
-                close_ticks,
-                fill_bars.tolist(),
-                self.reference_ticks[fill_bars].tolist(),
-                progress,
-            )
-            outcome = core.materialize(
-                executions, closed, lots, refusals, self.nanoseconds, max(close_ticks, default=0)
-            )
-        except Unrepresentable:
-            return False
-        self.ledger, self.refusals, self.fill_bars = outcome.ledger, outcome.refusals, outcome.fill_bars
-        self._points, self._traded = (outcome.positions, outcome.cash), outcome.traded_notional
-        self._net_pnls = outcome.net_pnl
-        self.orders = itertools.count(len(outcome.fill_bars) + 1)
-        self.exact_path = "integer"
-        return True
 
     def _run_unsplit(
         self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
@@ -343,28 +303,13 @@ class _Simulation:
             change_bars = at[last_of_bar]
             lengths = np.diff(np.concatenate([change_bars, [bars]]))
             first = int(change_bars[0])
-            if self._points is not None:
-                positions, cashes = self._points[0][last_of_bar], self._points[1][last_of_bar]
-            else:
-                positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
-                cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
+            positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
+            cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
             position[first:] = np.repeat(positions, lengths)
             cash[first:] = np.repeat(cashes, lengths)
         equity = position * self.close
         equity += cash
         return position, cash, equity
-
-    def traded_notional(self) -> float:
-        """The sum of every fill's quantity x price, as a float of the exact sum."""
-        if self._traded is not None:
-            return self._traded
-        return float(sum((e.quantity * e.price for e in self.ledger.executions), ZERO))
-
-    def net_pnls(self, open_trips: list[OpenLot]) -> np.ndarray | None:
-        """float(net_pnl) of every closed lot, then of ``open_trips``, when the integer core has them; else None."""
-        if self._net_pnls is None:
-            return None
-        return np.concatenate([self._net_pnls, np.array([float(trip.net_pnl) for trip in open_trips])])
 
 
 def run_backtest(
@@ -383,7 +328,7 @@ def run_backtest(
     simulation.run(targets, progress)
     positions, cash, equity = simulation.curves()
     ledger = simulation.ledger
-    traded = simulation.traded_notional()
+    traded = float(sum((e.quantity * e.price for e in ledger.executions), ZERO))
     open_trips = ledger.open_lots({spec.symbol: simulation.price(simulation.close_ticks, len(frame) - 1)})
     metrics = compute_metrics(
         equity,
@@ -395,7 +340,6 @@ def run_backtest(
         float(ledger.fees_paid),
         simulation.ppy,
         simulation.calendar,
-        simulation.net_pnls(open_trips),
     )
     return BacktestResult(
         symbol=spec.symbol,

@@ -180,12 +180,8 @@ def compute_metrics(
     fees: float,
     ppy: float | None = None,
     calendar: Calendar | None = None,
-    net_pnls: np.ndarray | None = None,
 ) -> Metrics:
-    """Compute every metric of one backtest; ``round_trips`` may hold open lots marked to market.
-
-    ``net_pnls``, when the caller has them, are the round trips' ``float(net_pnl)`` in the same order.
-    """
+    """Compute every metric of one backtest; ``round_trips`` may hold open lots marked to market."""
     calendar = calendar or infer_calendar(index)
     ppy = ppy or calendar.periods_per_year
     start, end = float(equity[0]), float(equity[-1])
@@ -211,7 +207,7 @@ def compute_metrics(
     depth = drawdown(equity)
     length, first, last = _longest_underwater(depth)
     duration = str(index[min(last, len(index) - 1)] - index[first - 1]) if length and first > 0 else "0 days 00:00:00"
-    net = np.array([float(trip.net_pnl) for trip in round_trips]) if net_pnls is None else net_pnls
+    net = np.array([float(trip.net_pnl) for trip in round_trips])
     wins, losses = net[net > 0], net[net < 0]
     profit_factor = float(wins.sum() / -losses.sum()) if losses.size else None
     return Metrics(
