@@ -1,7 +1,7 @@
 """Backtest speed: logos against vectorbt, backtesting.py and backtrader on equal work, and logos end to end.
 
     python bench/backtest_speed.py [--bars 1000000] [--peers backtrader,backtesting,vectorbt]
-                                   [--slow-peer-bars 100000] [--repeat 3] [--cli-runs 2]
+                                   [--slow-peer-bars 100000] [--repeat 3] [--cli-runs 2] [--phases]
 
 Every engine runs one backtest: sma_cross fast 10 / slow 30 on the close, long-only, fully invested
 while long and flat otherwise, market orders decided at a bar's close and filled at the next bar's
@@ -26,6 +26,16 @@ What each timing covers (the best of --repeat runs, engines taking turns in each
   logos CLI    `logos backtest` on the bars saved as Parquet, as a subprocess (--cli-runs times):
                wall time from spawn to exit, peak resident memory (the child's own rusage), the
                size of the run directory, and whether two runs wrote byte-identical files.
+
+--phases prints where a logos run spends its time (best of --repeat per phase, after the comparison):
+the strategy's targets, the simulation's set-up, the decision loop with the fills, the curves, the
+metrics, and, outside the timed run, the Decimal records built on first read (see below).
+
+The integer core (logos.backtest.integer_core) keeps its fills as ints: run_backtest computes the
+curves and every metric from them, and builds the Decimal executions, round trips and ledger the
+first time result.executions, result.round_trips or result.ledger is read. The logos timing does not
+read them (the round-trip check counts the metrics' trades, the same number), just as vectorbt's
+stats() does not build a Python object per trade; the CLI timing below does, to write its files.
 
 backtesting.py and backtrader step through bars in Python, so by default they run on the first
 100,000 bars only (--slow-peer-bars) and their bars/s comes from that prefix, as does the logos
@@ -159,7 +169,57 @@ def run_logos(frame: pd.DataFrame) -> BacktestResult:
 
 
 def logos_sanity(result: BacktestResult) -> Sanity:
-    return Sanity(len(result.round_trips) + len(result.open_trips), result.metrics.end_equity)
+    # the metrics count the round trips, closed and the one still open, as len(round_trips) + len(open_trips)
+    return Sanity(result.metrics.trades, result.metrics.end_equity)
+
+
+def logos_phases(frame: pd.DataFrame, repeat: int) -> dict[str, float]:
+    """Time each phase of ``run_backtest`` on ``frame`` (the engine's own steps, in its order); best of ``repeat``.
+
+    The last phase is not part of ``run_backtest``: the Decimal records (executions, round trips, the
+    ledger) that the integer core builds the first time they are read, as the CLI does to write them.
+    """
+    from logos.backtest.engine import _Simulation
+    from logos.backtest.metrics import compute_metrics
+
+    config = logos_config()
+    strategy = get_strategy(config.strategy)
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        marks = [time.perf_counter()]
+        targets = strategy.targets(frame, strategy.params(config.params))
+        marks.append(time.perf_counter())
+        simulation = _Simulation(frame, SPEC, config)
+        marks.append(time.perf_counter())
+        simulation.run(targets)
+        marks.append(time.perf_counter())
+        positions, _, equity = simulation.curves()
+        marks.append(time.perf_counter())
+        open_trips = simulation.open_trips()
+        compute_metrics(
+            equity,
+            simulation.index,
+            positions,
+            simulation.round_trips(open_trips),
+            simulation.traded_notional(),
+            len(simulation.fill_bars),
+            float(simulation.fees_paid()),
+            simulation.ppy,
+            simulation.calendar,
+        )
+        marks.append(time.perf_counter())
+        simulation.ledger  # noqa: B018 (builds the Decimal records)
+        marks.append(time.perf_counter())
+        names = ["targets", "set-up", f"loop ({simulation.exact_path})", "curves", "metrics", "records on first read"]
+        for name, started, ended in zip(names, marks[:-1], marks[1:], strict=True):
+            best[name] = min(best.get(name, float("inf")), ended - started)
+    return best
+
+
+def print_phases(frame: pd.DataFrame, repeat: int) -> None:
+    phases = logos_phases(frame, repeat)
+    parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in phases.items())
+    print(f"logos phases on {len(frame):,} bars (best of {repeat} each): {parts}")
 
 
 # --- vectorbt --------------------------------------------------------------------------------------------------------
@@ -543,7 +603,7 @@ def contenders(frame: pd.DataFrame, prefix: pd.DataFrame, peer_names: list[str])
     return chosen
 
 
-def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int, cli_runs: int) -> int:
+def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int, cli_runs: int, phases: bool = False) -> int:
     frame = make_bars(bars)
     prefix = frame.iloc[: min(bars, slow_peer_bars)]
     chosen = contenders(frame, prefix, peer_names)
@@ -574,6 +634,8 @@ def run(bars: int, peer_names: list[str], slow_peer_bars: int, repeat: int, cli_
         f"logos >= {GOAL_BACKTESTING_MULTIPLE}x backtesting.py: "
         f"{verdict(logos_on.get(len(prefix)), backtesting, GOAL_BACKTESTING_MULTIPLE)}"
     )
+    if phases:
+        print_phases(frame, repeat)
     if cli_runs:
         failures += time_cli(frame, cli_runs)
     for failure in failures:
@@ -588,6 +650,7 @@ def main() -> None:
     parser.add_argument("--slow-peer-bars", type=int, default=100_000, help="bars for backtesting.py and backtrader")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of runs; each engine's best time counts")
     parser.add_argument("--cli-runs", type=int, default=2, help="logos backtest subprocess runs (0: none)")
+    parser.add_argument("--phases", action="store_true", help="print where a logos run spends its time")
     args = parser.parse_args()
     if args.bars < WARMUP_BARS or args.slow_peer_bars < 2 or args.repeat < 1 or args.cli_runs < 0:
         parser.error(
@@ -595,7 +658,7 @@ def main() -> None:
             "--cli-runs at least 0"
         )
     os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar, read when tqdm is imported
-    sys.exit(run(args.bars, args.peers, args.slow_peer_bars, args.repeat, args.cli_runs))
+    sys.exit(run(args.bars, args.peers, args.slow_peer_bars, args.repeat, args.cli_runs, args.phases))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """The backtest: strategy targets → translator → fill model → FIFO ledger → equity curve and metrics.
 
-Signals are vectorized over the whole history. The exact (Decimal) part — sizing, quantization,
-fills, the ledger — runs only on the bars where something happens: the target exposure changes, or
-an order split by the participation cap is still working. Between those bars the position and the
-cash are constant, so the equity curve is assembled with numpy from the fills.
+Signals are vectorized over the whole history. The exact part — sizing, quantization, fills, the
+ledger — runs only on the bars where something happens: the target exposure changes, or an order
+split by the participation cap is still working. Between those bars the position and the cash are
+constant, so the equity curve is assembled with numpy from the fills.
+
+Orders that fill whole run through :mod:`logos.backtest.integer_core` (the same rules in ints, the
+same results to the last digit) whenever it can represent the configuration; the Decimal loop here
+is the reference, and runs everything else.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import gc
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from logos.backtest.metrics import Metrics, compute_metrics, infer_calendar
+from logos.backtest.integer_core import CUT_TO_CASH, PROGRESS_EVERY, IntegerRun, Unrepresentable, integer_core
+from logos.backtest.metrics import Metrics, TripResults, compute_metrics, infer_calendar
 from logos.contracts import OrderType, Side
 from logos.execution.fill_model import (
     INSUFFICIENT_CASH,
@@ -40,8 +46,6 @@ from logos.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 VOLATILITY_LOOKBACK = 60
-PROGRESS_EVERY = 1000  # decisions between progress reports
-CUT_TO_CASH = "cut_to_cash"  # a buy the cash paid for only part of: the rest was canceled
 
 
 class BacktestConfig(BaseModel):
@@ -59,7 +63,11 @@ class BacktestConfig(BaseModel):
 
 @dataclass
 class BacktestResult:
-    """What a backtest produced: fills, round trips (open ones marked at the last close), curves and metrics."""
+    """What a backtest produced: fills, round trips (open ones marked at the last close), curves and metrics.
+
+    The ledger, and with it the executions and the closed round trips, is read through ``read_ledger``
+    the first time it is asked for: after the integer core that is when its Decimal records are built.
+    """
 
     symbol: str
     index: pd.DatetimeIndex
@@ -67,12 +75,22 @@ class BacktestResult:
     positions: np.ndarray
     cash: np.ndarray
     equity: np.ndarray
-    executions: list[Execution]
-    round_trips: list[ClosedLot]
     open_trips: list[OpenLot]
     refusals: dict[str, int]
     metrics: Metrics
-    ledger: FifoLedger
+    read_ledger: Callable[[], FifoLedger] = field(repr=False)
+
+    @cached_property
+    def ledger(self) -> FifoLedger:
+        return self.read_ledger()
+
+    @property
+    def executions(self) -> list[Execution]:
+        return self.ledger.executions
+
+    @property
+    def round_trips(self) -> list[ClosedLot]:
+        return self.ledger.closed
 
 
 @dataclass(slots=True)
@@ -87,7 +105,8 @@ class _Working:
 
 def _ticks(prices: np.ndarray, spec: SymbolSpec) -> np.ndarray:
     # bar prices arrive as floats; whole ticks make them exact again (and cheap to turn into Decimals)
-    return np.rint(prices / float(spec.tick_size)).astype(np.int64)
+    ticks = prices / float(spec.tick_size)
+    return np.rint(ticks, out=ticks).astype(np.int64)
 
 
 class _Simulation:
@@ -99,7 +118,8 @@ class _Simulation:
         self.low = frame["low"].to_numpy(dtype=np.float64)
         self.close = frame["close"].to_numpy(dtype=np.float64)
         self.volume = frame["volume"].to_numpy(dtype=np.float64)
-        self.ledger = FifoLedger(cash=config.cash)
+        self._ledger: FifoLedger | None = FifoLedger(cash=config.cash)
+        self._integer: IntegerRun | None = None  # what the integer core produced, when it ran
         self.model = FillModel(config.fills)
         self.fill_bars: list[int] = []
         self.refusals: dict[str, int] = {}
@@ -108,10 +128,32 @@ class _Simulation:
         self.ppy = self.calendar.periods_per_year
         self.nanoseconds = self.index.as_unit("ns").asi8
         self.tick = spec.tick_size
-        self.open_ticks, self.close_ticks = _ticks(self.open, spec), _ticks(self.close, spec)
-        self.reference_ticks = self.open_ticks if config.fills.timing is FillTiming.NEXT_OPEN else self.close_ticks
+        # the price fills are matched at: the bar's open (next-open fills) or its close
+        self.reference = self.open if config.fills.timing is FillTiming.NEXT_OPEN else self.close
         self.needs_volatility = isinstance(config.sizing, VolatilityTarget)
         self.log_returns = np.diff(np.log(self.close), prepend=np.nan) if self.needs_volatility else self.close
+        self.exact_path = "decimal"  # which loop ran: "integer" (integer_core) or "decimal" (this module's)
+
+    @property
+    def ledger(self) -> FifoLedger:
+        """The ledger of every fill (after the integer core, built from its records when first read)."""
+        if self._ledger is None:
+            assert self._integer is not None
+            self._ledger = self._integer.ledger()
+        return self._ledger
+
+    # every bar's prices in ticks, for the Decimal loop; the integer core converts only the bars it reads
+    @cached_property
+    def open_ticks(self) -> np.ndarray:
+        return _ticks(self.open, self.spec)
+
+    @cached_property
+    def close_ticks(self) -> np.ndarray:
+        return _ticks(self.close, self.spec)
+
+    @cached_property
+    def reference_ticks(self) -> np.ndarray:
+        return self.open_ticks if self.reference is self.open else self.close_ticks
 
     def timestamp(self, index: int) -> datetime:
         return datetime.fromtimestamp(int(self.nanoseconds[index]) / 1e9, UTC)
@@ -194,7 +236,8 @@ class _Simulation:
         side = Side.BUY if translation.order_quantity > 0 else Side.SELL
         return _Working(side, abs(translation.order_quantity), f"o{next(self.orders)}", decision_bar)
 
-    def run(self, targets: np.ndarray, progress: Callable[[int], None] | None = None) -> None:
+    def run(self, targets: np.ndarray, progress: Callable[[int], None] | None = None, integer: bool = True) -> None:
+        """Fill every decision of ``targets``; ``integer=False`` keeps to the Decimal loop (the reference)."""
         bars = targets.shape[0]
         delay = 1 if self.config.fills.timing is FillTiming.NEXT_OPEN else 0
         previous = np.concatenate([[0.0], targets[:-1]])
@@ -206,7 +249,8 @@ class _Simulation:
         gc.disable()
         try:
             if self.config.fills.participation_cap is None:
-                self._run_unsplit(decisions, targets, delay, progress)
+                if not (integer and self._run_integer(decisions, targets, delay, progress)):
+                    self._run_unsplit(decisions, targets, delay, progress)
             else:
                 self._run_split(decisions, targets, delay, progress)
         finally:
@@ -214,6 +258,34 @@ class _Simulation:
                 gc.enable()
         if progress is not None:
             progress(bars)
+
+    def _run_integer(
+        self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
+    ) -> bool:
+        """Run the unsplit loop in ints; False (nothing changed) when the integer core cannot reproduce it exactly."""
+        config = self.config
+        core = integer_core(self.spec, config.cash, config.fills, config.sizing, config.caps)
+        if core is None:
+            return False
+        fill_bars = decisions + delay
+        close_ticks = _ticks(self.close[decisions], self.spec).tolist()
+        try:
+            executions, closed, lots, refusals = core.run(
+                decisions.tolist(),
+                targets[decisions].tolist(),
+                close_ticks,
+                fill_bars.tolist(),
+                _ticks(self.reference[fill_bars], self.spec).tolist(),
+                progress,
+            )
+            outcome = core.finish(executions, closed, lots, refusals, self.nanoseconds, max(close_ticks, default=0))
+        except Unrepresentable:
+            return False
+        self._integer, self._ledger = outcome, None
+        self.refusals, self.fill_bars = outcome.refusals, outcome.fill_bars
+        self.orders = itertools.count(len(outcome.fill_bars) + 1)
+        self.exact_path = "integer"
+        return True
 
     def _run_unsplit(
         self, decisions: np.ndarray, targets: np.ndarray, delay: int, progress: Callable[[int], None] | None
@@ -293,23 +365,57 @@ class _Simulation:
     def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-bar position, cash and equity (at the close), from the fills."""
         bars = self.close.shape[0]
-        executions = self.ledger.executions
-        position = np.zeros(bars)
-        cash = np.full(bars, float(self.config.cash))
-        if executions:
+        start = float(self.config.cash)
+        if not self.fill_bars:
+            position, cash = np.zeros(bars), np.full(bars, start)
+        else:
             at = np.array(self.fill_bars)
             # the last fill of a bar sets the state from that bar on, until the next bar with a fill
             last_of_bar = np.concatenate([at[1:] != at[:-1], [True]])
             change_bars = at[last_of_bar]
-            lengths = np.diff(np.concatenate([change_bars, [bars]]))
-            first = int(change_bars[0])
-            positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
-            cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
-            position[first:] = np.repeat(positions, lengths)
-            cash[first:] = np.repeat(cashes, lengths)
+            # each curve in one allocation: the start until the first fill, then each state for its bars
+            lengths = np.diff(np.concatenate([[0], change_bars, [bars]]))
+            if self._integer is not None:
+                positions, cashes = self._integer.positions[last_of_bar], self._integer.cash[last_of_bar]
+            else:
+                executions = self.ledger.executions
+                positions = np.array([float(e.position_after) for e in executions])[last_of_bar]
+                cashes = np.array([float(e.cash_after) for e in executions])[last_of_bar]
+            position = np.repeat(np.concatenate([[0.0], positions]), lengths)
+            cash = np.repeat(np.concatenate([[start], cashes]), lengths)
         equity = position * self.close
         equity += cash
         return position, cash, equity
+
+    def traded_notional(self) -> float:
+        """The sum of every fill's quantity x price, as a float of the exact sum."""
+        if self._integer is not None:
+            return self._integer.traded_notional
+        return float(sum((e.quantity * e.price for e in self.ledger.executions), ZERO))
+
+    def round_trips(self, open_trips: list[OpenLot]) -> list[ClosedLot | OpenLot] | TripResults:
+        """What the metrics read of the round trips: closed, then ``open_trips``; the integer core's as numbers."""
+        if self._integer is None:
+            return [*self.ledger.closed, *open_trips]
+        net = np.concatenate([self._integer.net_pnl, np.array([float(trip.net_pnl) for trip in open_trips])])
+        return TripResults(net, len(open_trips))
+
+    def ledger_reader(self) -> Callable[[], FifoLedger]:
+        """What gives the ledger later, holding the integer core's records but not this simulation's bars."""
+        if self._integer is not None:
+            return self._integer.ledger
+        ledger = self.ledger
+        return lambda: ledger
+
+    def fees_paid(self) -> Decimal:
+        return self.ledger.fees_paid if self._integer is None else self._integer.fees_paid
+
+    def open_trips(self) -> list[OpenLot]:
+        """The lots open after the last bar, marked at its close."""
+        mark = self.price(_ticks(self.close[-1:], self.spec), 0)
+        if self._integer is None:
+            return self.ledger.open_lots({self.spec.symbol: mark})
+        return self._integer.open_trips(mark)
 
 
 def run_backtest(
@@ -327,17 +433,15 @@ def run_backtest(
     simulation = _Simulation(frame, spec, config)
     simulation.run(targets, progress)
     positions, cash, equity = simulation.curves()
-    ledger = simulation.ledger
-    traded = float(sum((e.quantity * e.price for e in ledger.executions), ZERO))
-    open_trips = ledger.open_lots({spec.symbol: simulation.price(simulation.close_ticks, len(frame) - 1)})
+    open_trips = simulation.open_trips()
     metrics = compute_metrics(
         equity,
         simulation.index,
         positions,
-        [*ledger.closed, *open_trips],
-        traded,
-        len(ledger.executions),
-        float(ledger.fees_paid),
+        simulation.round_trips(open_trips),
+        simulation.traded_notional(),
+        len(simulation.fill_bars),
+        float(simulation.fees_paid()),
         simulation.ppy,
         simulation.calendar,
     )
@@ -348,10 +452,8 @@ def run_backtest(
         positions=positions,
         cash=cash,
         equity=equity,
-        executions=ledger.executions,
-        round_trips=ledger.closed,
         open_trips=open_trips,
         refusals=simulation.refusals,
         metrics=metrics,
-        ledger=ledger,
+        read_ledger=simulation.ledger_reader(),
     )

@@ -86,6 +86,14 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
 
 
 @dataclass(frozen=True)
+class TripResults:
+    """The round trips as the metrics read them: each one's ``float(net_pnl)`` (closed first) and how many are open."""
+
+    net_pnls: np.ndarray
+    open: int
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Every reported metric; ratios are fractions (0.05 = 5 %)."""
 
@@ -149,7 +157,10 @@ def drawdown(equity: np.ndarray) -> np.ndarray:
     """Fraction below the running peak at every bar (0 at a new high, negative below it)."""
     peak = np.maximum.accumulate(equity)
     # in place: a million-bar curve makes 8 MB per temporary (0 where there is no positive peak yet)
-    depth: np.ndarray = np.divide(equity, peak, out=np.ones_like(equity), where=peak > 0)
+    positive = peak > 0
+    depth: np.ndarray = np.divide(equity, peak, out=peak, where=positive)
+    if not positive.all():
+        depth[~positive] = 1.0
     depth -= 1.0
     return depth
 
@@ -174,7 +185,7 @@ def compute_metrics(
     equity: np.ndarray,
     index: pd.DatetimeIndex,
     positions: np.ndarray,
-    round_trips: Sequence[ClosedLot | OpenLot],
+    round_trips: Sequence[ClosedLot | OpenLot] | TripResults,
     traded_notional: float,
     fills: int,
     fees: float,
@@ -202,12 +213,18 @@ def compute_metrics(
         if deviation > 0:
             sharpe = mean / deviation * math.sqrt(ppy)
             sharpe_standard_error = _sharpe_standard_error(mean / deviation, returns.size, ppy)
-        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+        # in place, the last use of the returns: a fresh 8 MB array per temporary costs more than the arithmetic
+        np.square(np.minimum(returns, 0.0, out=returns), out=returns)
+        downside = float(np.sqrt(np.mean(returns)))
         sortino = mean / downside * math.sqrt(ppy) if downside > 0 else None
     depth = drawdown(equity)
     length, first, last = _longest_underwater(depth)
     duration = str(index[min(last, len(index) - 1)] - index[first - 1]) if length and first > 0 else "0 days 00:00:00"
-    net = np.array([float(trip.net_pnl) for trip in round_trips])
+    if isinstance(round_trips, TripResults):
+        net, open_trades = round_trips.net_pnls, round_trips.open
+    else:
+        net = np.array([float(trip.net_pnl) for trip in round_trips])
+        open_trades = sum(1 for trip in round_trips if trip.status == "open")
     wins, losses = net[net > 0], net[net < 0]
     profit_factor = float(wins.sum() / -losses.sum()) if losses.size else None
     return Metrics(
@@ -222,8 +239,8 @@ def compute_metrics(
         max_drawdown=float(depth.min()) if depth.size else 0.0,
         max_drawdown_bars=length,
         max_drawdown_duration=duration,
-        trades=len(round_trips),
-        open_trades=sum(1 for trip in round_trips if trip.status == "open"),
+        trades=int(net.size),
+        open_trades=open_trades,
         win_rate=float(wins.size / net.size) if net.size else None,
         profit_factor=profit_factor,
         average_trade_pnl=float(net.mean()) if net.size else None,

@@ -74,8 +74,11 @@ class Strategy(Generic[P]):
     def targets(self, frame: pd.DataFrame, params: P | None = None) -> np.ndarray:
         """Return the target exposure in [-1, 1] for every bar of ``frame`` (0 before enough history)."""
         chosen = params if params is not None else self.params()
-        values = np.asarray(self.function(frame, chosen), dtype=np.float64)
-        return np.clip(np.nan_to_num(values, nan=0.0), -1.0, 1.0)
+        # one copy of what the strategy returned, made finite and clipped in place
+        values = np.array(self.function(frame, chosen), dtype=np.float64)
+        np.nan_to_num(values, copy=False, nan=0.0)
+        clipped: np.ndarray = np.clip(values, -1.0, 1.0, out=values)
+        return clipped
 
     def target_at_last_bar(self, frame: pd.DataFrame, params: P | None = None) -> float:
         """Evaluate on the last ``lookback`` bars only, as live trading does; equals the backtest's value."""
