@@ -14,8 +14,9 @@ One run, one throwaway redis-server (no persistence) on a free port, loopback on
                notional per order keep the account far from every risk limit). p50 and p99 of bar published →
                fill seen.
   stack        feed, ml, risk and executor as processes replay --symbols x --days sessions of
-               390 minute bars (the default is a month of 10 equities: 81,900 bars) in lockstep,
-               sma_cross 10/30; bars/s from the feed's first to its last bar.
+               390 minute bars (the default is a month of 10 equities: 81,900 bars) in the causal
+               order, the feed at most LOGOS_REPLAY_WINDOW bars ahead of the executor, sma_cross
+               10/30; bars/s from the feed's first to its last bar.
   in-process   ``logos trade --paper --feed replay``'s session runner on the same bars.
 
 These are measurements, not tests: nothing here fails a build.
@@ -76,12 +77,12 @@ def service_environment(redis_url: str, prefix: str, home: Path, extra: dict[str
     environment.update(
         LOGOS_REDIS_URL=redis_url,
         LOGOS_STREAM_PREFIX=prefix,
-        LOGOS_HOME=str(home),
+        LOGOS_HOME=str(home / prefix),  # each run is a session of its own: its own files and risk state
+        LOGOS_SECRETS_DIR=str(home / ".logos" / "secrets"),  # one set of keys for all
         LOGOS_READ_BLOCK_SECONDS="0.05",
         LOGOS_LOG_LEVEL="WARNING",
         RISK_CONTROL_TOKEN=TOKEN,
         RISK_CLOCK="data",
-        RISK_STATE_FILE=str(home / "risk_state.json"),
         EXECUTOR_SESSION_ID=f"bench-{prefix}",
     )
     environment.update(extra)
@@ -277,7 +278,7 @@ def main() -> None:
         stack = inprocess = float("nan")
         if "stack" not in skip:
             stack = stack_throughput(redis_url, f"bench-stack-{uuid.uuid4().hex[:6]}", home, data, bars)
-            print(f"Redis stack replay, lockstep: {bars:,} bars ({args.symbols} symbols x {args.days} days) "
+            print(f"Redis stack replay: {bars:,} bars ({args.symbols} symbols x {args.days} days) "
                   f"at {stack:,.0f} bars/s")  # fmt: skip
         if "inprocess" not in skip:
             inprocess, count = inprocess_throughput(home, data)

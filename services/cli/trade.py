@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pandas, the strategies and the workers load when a session 
     from services.runtime.worker import ServiceWorker
 
 SESSION_SIZING: str = MLSettings.model_fields["sizing"].default  # the stack's default: one session, one sizing
+SETTLE_SECONDS = 60.0  # the longest the replay waits for the executor to move
 
 
 async def run_session(
@@ -50,12 +51,12 @@ async def run_session(
     risk: RiskSettings,
     executor: ExecutorSettings,
 ) -> SessionRun:
-    """Replay ``frames`` through ml, risk and executor in lockstep; return the session's directory, bars and summary.
+    """Replay ``frames`` through ml, risk and executor; return the session's directory, bars and summary.
 
     A venue whose trading rules cannot be read refuses here (StartupRefused), before the first bar.
     """
     from services.executor.worker import ExecutorWorker
-    from services.feed.replay import replay_bars
+    from services.feed.replay import CreditWindow, replay_bars
     from services.ml.worker import MLWorker
     from services.risk.worker import RiskWorker
 
@@ -71,16 +72,23 @@ async def run_session(
             break
         await asyncio.sleep(0.005)
     consumed = sorted({stream for w in workers for s in w.subscriptions() for stream in s.streams})
+    window = CreditWindow(bus, logos.replay_window)
+    await window.start()
     bars = 0
     try:
         for seq, bar in enumerate(replay_bars(frames, logos.symbol_specs()), start=1):
+            # the replay runs ahead of the executor by the window at most; each service handles its inputs in
+            # the canonical order whatever arrives first (services/runtime/causal.py)
+            if not await window.admit(seq, SETTLE_SECONDS):
+                raise RuntimeError(f"the executor did not move within {SETTLE_SECONDS} s before {bar.symbol} {bar.ts}")
             # numbered as the feed numbers them: every intent, decision, fill and account says which bar it came from
             await bus.publish(logos.streams.bars_for(bar.symbol), bar.model_copy(update={"seq": seq}))
-            # lockstep: the next bar waits until every group has read and acknowledged everything
-            if not await bus.wait_until_quiet(consumed, timeout_seconds=60):
-                raise RuntimeError(f"the pipeline did not settle within 60 s after {bar.symbol} {bar.ts}")
             bars += 1
+        # the last bar's fills, and then whatever its decisions still cause, before the session's files are written
+        if not await window.reached(bars, SETTLE_SECONDS) or not await bus.wait_until_quiet(consumed, SETTLE_SECONDS):
+            raise RuntimeError(f"the pipeline did not settle within {SETTLE_SECONDS} s after the last bar")
     finally:
+        await window.close()
         for worker in reversed(workers):
             await worker.stop()
     return finished(executor_worker, bars)

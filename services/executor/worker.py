@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from logos.bus import Bus, Delivery
-from logos.contracts import Message
+from logos.contracts import Message, Watermark
 from logos.error_text import validation_lines
 from logos.files import atomic_write_text
 from logos.live.paper_broker import PaperBroker
@@ -26,6 +26,7 @@ from services.executor.engine import ExecutorEngine, Publication
 from services.executor.hard_limits import HardLimitGate
 from services.executor.reconciliation import refusal
 from services.executor.venue_session import VenueSession
+from services.runtime.causal import CausalOrder, ExecutorOrder
 from services.runtime.errors import StartupRefused
 from services.runtime.session_identity import check_executor, uses_redis
 from services.runtime.settings import ServiceSettings
@@ -187,7 +188,12 @@ class ExecutorWorker(ServiceWorker):
         streams = [self.names.orders, *self.names.all_bars(), self.names.control]
         return [Subscription(Group.EXECUTOR, streams, self.handle)]
 
+    def causal_order(self) -> CausalOrder:
+        return ExecutorOrder(self)
+
     async def handle(self, message: Message, delivery: Delivery) -> None:
+        if isinstance(message, Watermark):
+            return  # risk's progress: the causal order acts on it (services/runtime/causal.py)
         async with self._lock:
             if self.engine.may_block(message):  # it talks to the venue: off the event loop
                 published = await asyncio.to_thread(self.engine.handle, message, delivery.signer)

@@ -42,8 +42,9 @@ class FeedSettings(ServiceSettings):
     replay_fixture: str | None = Field(default=None, description="A bundled data set to replay.")
     replay_data: Path | None = Field(default=None, description="A CSV or Parquet file to replay.")
     replay_symbols: list[str] = Field(default_factory=list, description="Symbols to replay (JSON list; all if empty).")
-    replay_speed: float = Field(default=0.0, ge=0, description="Bars per second; 0 is as fast as lockstep allows.")
-    replay_lockstep: bool = Field(default=True, description="Release a bar only once the previous one is handled.")
+    replay_speed: float = Field(
+        default=0.0, ge=0, description="Bars per second at most; 0: as fast as the executor goes (LOGOS_REPLAY_WINDOW)."
+    )
     replay_groups: list[str] = Field(
         default_factory=lambda: ["ml", "risk", "executor"],
         description="Consumer groups that must exist on the bar streams before the first bar.",

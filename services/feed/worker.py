@@ -22,7 +22,7 @@ from services.feed.bar_cache import BarCache
 from services.feed.config import LIVE_PROVIDERS, FeedSettings
 from services.feed.freshness import FreshnessClock
 from services.feed.providers import BarProvider, build_provider
-from services.feed.replay import replay_bars
+from services.feed.replay import CreditWindow, replay_bars
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
@@ -90,8 +90,6 @@ class FeedWorker(ServiceWorker):
             timedelta(seconds=logos.bar_future_tolerance_seconds),
             timedelta(seconds=logos.max_bar_gap_seconds) if logos.max_bar_gap_seconds else None,
         )
-        pipeline = [*self.names.all_bars(), *self.names.all_intents(), self.names.orders, self.names.fills,
-                    self.names.account]  # fmt: skip
         await self._wait_for_groups()
         log.info("replaying %d bars of %s from %s", self.replay_total, ", ".join(frames), source)
         # a resumed session (services/runtime/session_identity.py) goes on after its last published bar
@@ -99,30 +97,50 @@ class FeedWorker(ServiceWorker):
         published = (newest.ts, newest.symbol) if newest is not None else None
         if newest is not None:
             log.info("resuming the replay after %s (bar %s)", newest.id, newest.seq)
-        for bar in replay_bars(frames, settings.logos.symbol_specs()):
-            if self.stopping.is_set():
-                return
-            if published is not None and (bar.ts, bar.symbol) <= published:
-                self.replayed += 1  # published before the restart, in canonical order
-                self.next_seq += 1
-                continue
-            if newest is not None and newest.seq is not None:
-                self.next_seq, newest = newest.seq + 1, None  # numbered on from the last bar published
-            reason = refused.get((bar.symbol, bar.ts))
-            if reason is not None:
-                log.warning("replay: %s; not published", reason)
-                self.replay_refused += 1
-                continue
-            await self._until_done(
-                functools.partial(self.publish, self.names.bars_for(bar.symbol), self._numbered(bar))
-            )
-            self.replayed += 1
-            settle = functools.partial(self.bus.wait_until_quiet, pipeline, SETTLE_TIMEOUT_SECONDS, poll_seconds=0.001)
-            if settings.replay_lockstep and not await self._until_done(settle):
-                log.warning("replay: the pipeline did not settle within %ss after %s", SETTLE_TIMEOUT_SECONDS, bar.id)
-            if settings.replay_speed > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 1 / settings.replay_speed)
+        pipeline = [*self.names.all_bars(), *self.names.all_intents(), self.names.orders, self.names.fills,
+                    self.names.account]  # fmt: skip
+        window = CreditWindow(self.bus, logos.replay_window) if logos.replay_window else None
+        if window is not None:
+            await self._until_done(window.start)
+        try:
+            for bar in replay_bars(frames, settings.logos.symbol_specs()):
+                if self.stopping.is_set():
+                    return
+                if published is not None and (bar.ts, bar.symbol) <= published:
+                    self.replayed += 1  # published before the restart, in canonical order
+                    self.next_seq += 1
+                    continue
+                if newest is not None and newest.seq is not None:
+                    self.next_seq, newest = newest.seq + 1, None  # numbered on from the last bar published
+                reason = refused.get((bar.symbol, bar.ts))
+                if reason is not None:
+                    log.warning("replay: %s; not published", reason)
+                    self.replay_refused += 1
+                    continue
+                # at most the window ahead of the executor (its watermarks say how far it is)
+                while window is not None and not await window.admit(self.next_seq, SETTLE_TIMEOUT_SECONDS):
+                    if self.stopping.is_set():
+                        return
+                    log.warning("replay: the executor has not moved for %ss (done through bar %d)",
+                                SETTLE_TIMEOUT_SECONDS, window.done)  # fmt: skip
+                await self._until_done(
+                    functools.partial(self.publish, self.names.bars_for(bar.symbol), self._numbered(bar))
+                )
+                self.replayed += 1
+                if settings.replay_speed > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), 1 / settings.replay_speed)
+            # finished means handled: the executor is done with the last bar, and what its decisions cause is too
+            while window is not None and not self.stopping.is_set():
+                if await window.reached(self.next_seq - 1, SETTLE_TIMEOUT_SECONDS):
+                    settle = functools.partial(self.bus.wait_until_quiet, pipeline, SETTLE_TIMEOUT_SECONDS, 0.001)
+                    await self._until_done(settle)
+                    break
+                log.warning("replay: the executor has not moved for %ss (done through bar %d of %d)",
+                            SETTLE_TIMEOUT_SECONDS, window.done, self.next_seq - 1)  # fmt: skip
+        finally:
+            if window is not None:
+                await window.close()
         self.replay_finished = True
         # the feed never appends to the control stream (only risk and the operator's signed control path do):
         # `logos stack replay-check` asks the executor for the session's files once it has every bar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from logos.bus import Bus, Delivery
 from logos.contracts import AccountSnapshot, Bar, Message, SignalRole
@@ -11,6 +12,7 @@ from logos.orders.sizing import parse_sizing
 from logos.strategies import get_strategy
 from logos.streams import Group
 from services.ml.config import MLSettings
+from services.runtime.causal import CausalOrder, MLOrder
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
@@ -52,7 +54,9 @@ class MLWorker(ServiceWorker):
             return
         depth = max(runner.lookback for runner in self.runners) + 1
         for stream in self.names.all_bars():
-            bars = [m for m in await self.bus.history(stream, Group.ML, depth * HISTORY_SYMBOLS) if isinstance(m, Bar)]
+            bars = [
+                m for m in await self.bus.acknowledged(stream, Group.ML, depth * HISTORY_SYMBOLS) if isinstance(m, Bar)
+            ]
             for runner in self.runners:
                 runner.warm_up(bars)
             if bars:
@@ -61,6 +65,17 @@ class MLWorker(ServiceWorker):
     def subscriptions(self) -> list[Subscription]:
         streams = [*self.names.all_bars(), self.names.account]
         return [Subscription(Group.ML, streams, self.handle)]
+
+    def causal_order(self) -> CausalOrder:
+        return MLOrder(self, self._awaits, self._abandon)
+
+    def _awaits(self, symbol: str, ts: datetime) -> bool:
+        """Whether the champion's decision on that bar waits for its account snapshot (a shadow never orders)."""
+        return any(runner.awaiting(symbol, ts) for runner in self.runners if runner.role is SignalRole.CHAMPION)
+
+    def _abandon(self, symbol: str, ts: datetime) -> None:
+        for runner in self.runners:
+            runner.abandon(symbol, ts)
 
     async def handle(self, message: Message, delivery: Delivery) -> None:
         for runner in self.runners:

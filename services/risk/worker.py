@@ -30,6 +30,7 @@ from logos.secrets import CONTROL_KEY, ORDERS_KEY
 from logos.streams import Group
 from services.risk.config import RiskSettings
 from services.risk.control_guard import ControlGuard
+from services.runtime.causal import CausalOrder, RiskOrder
 from services.runtime.settings import ServiceSettings
 from services.runtime.worker import ServiceWorker, Subscription
 
@@ -75,6 +76,9 @@ class RiskWorker(ServiceWorker):
         # sees the same position and breakers in every run
         streams = [*names.all_bars(), names.fills, names.account, *names.all_intents(), names.control]
         return [Subscription(Group.RISK, streams, self.handle)]
+
+    def causal_order(self) -> CausalOrder:
+        return RiskOrder(self)
 
     def loops(self) -> list[Any]:
         # on the data's clock time moves only with the data, which is evaluated as it comes: a timer would

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Coroutine, Sequence
@@ -13,10 +14,11 @@ from typing import Any, ClassVar
 
 from logos import __version__
 from logos.auth import Authenticator
-from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, Refused
-from logos.contracts import Bar, Message, ServiceState, ServiceStatus
+from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, LastEntry, Refused
+from logos.contracts import Bar, Message, ServiceState, ServiceStatus, utc_now
 from logos.live.bar_guard import BarGuard
 from logos.secrets import SecretMissing
+from services.runtime.causal import CausalInbox, CausalOrder
 from services.runtime.errors import StartupRefused
 from services.runtime.session_identity import check_worker
 from services.runtime.settings import ServiceSettings
@@ -63,6 +65,8 @@ class ServiceWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[Subscription] = []
         self._finite: set[asyncio.Task[None]] = set()  # extra loops may end; they must not fail
+        self.causal: CausalOrder | None = None  # the order its inputs are handled in (services/runtime/causal.py)
+        self.inboxes: dict[str, CausalInbox] = {}
         logos = settings.logos
         gap = logos.max_bar_gap_seconds
         self.bar_guard = BarGuard(
@@ -90,6 +94,10 @@ class ServiceWorker:
 
     async def prepare(self) -> None:
         """Rebuild in-memory state before the consumers start (e.g. from a stream's history)."""
+
+    def causal_order(self) -> CausalOrder | None:
+        """Return the rules that put this service's inputs in the canonical order (None: as they come)."""
+        return None
 
     def loops(self) -> list[Coroutine[Any, Any, None]]:
         """Return extra background loops to run beside the consumers (they should watch ``stopping``)."""
@@ -153,17 +161,27 @@ class ServiceWorker:
             log.error("%s: could not rebuild its state from the bus (%s); starting without it", self.service, exc)
         options = self.settings.logos.consumer_options()
         self._subscriptions = self.subscriptions()
+        self.causal = self.causal_order()
         for subscription in self._subscriptions:
             stats = self.stats.setdefault(subscription.group, ConsumerStats())
             self.loads[subscription.group] = GroupLoad(subscription.group)
+            handler = self._guarded(subscription.handler)
+            held = None
+            if self.causal is not None:
+                await self.causal.restore(self.bus, subscription.group)
+                inbox = CausalInbox(self.bus, subscription.group, self.instance, self.causal, handler,
+                                    options.max_deliveries, functools.partial(_counted, stats))  # fmt: skip
+                self.inboxes[subscription.group] = inbox
+                handler, held = inbox.offer, inbox.held
             coroutine = self.bus.consume(
                 subscription.group,
                 self.instance,
                 subscription.streams,
-                self._guarded(subscription.handler),
+                handler,
                 self._stop,
                 options=options,
                 stats=stats,
+                held=held,
             )
             self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))
@@ -215,6 +233,8 @@ class ServiceWorker:
     async def publish(self, stream: str, message: Message) -> str:
         entry_id = await self.bus.publish(stream, message)
         self.published[stream] = self.published.get(stream, 0) + 1
+        if self.causal is not None:
+            self.causal.published(stream, message)
         return entry_id
 
     def uptime_seconds(self) -> float:
@@ -342,3 +362,10 @@ class ServiceWorker:
                     await asyncio.wait_for(self.publish(self.names.status, self.status_message()), 2.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.heartbeat_seconds)
+
+
+def _counted(stats: ConsumerStats, message: Message, delivery: Delivery) -> None:
+    """Count an input the causal inbox handled after holding it, as the consumer counts the others."""
+    message_type = getattr(message, "type", type(message).__name__)
+    stats.handled[message_type] = stats.handled.get(message_type, 0) + 1
+    stats.last = LastEntry(delivery.stream, delivery.entry_id, message_type, utc_now())

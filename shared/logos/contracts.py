@@ -339,6 +339,25 @@ class AccountSnapshot(Message):
     seq: SourceSeq = None
 
 
+class Watermark(Message):
+    """A service's progress through the canonical order: everything it publishes for bars through ``seq``
+    (and ``stage``) is on this stream before this entry.
+
+    A watermark leaves in the same transaction as the outputs it covers. Stage 0 covers a bar's own
+    work (ml: its intents; risk: its decisions on them and on the account after the bar; executor:
+    its fills at the bar and the account after it); stage 1, the executor's answer to the decisions
+    of that bar (fills at the close, rejections) and risk's reaction to that answer. ``active`` says
+    whether the stage published anything the next service must answer before the next bar: a quiet
+    bar costs no second round trip.
+    """
+
+    type: Literal["watermark"] = "watermark"
+    service: Identifier
+    seq: int = Field(ge=0, description="Done through this bar of the canonical order (0: before the first).")
+    stage: Literal[0, 1] = 0
+    active: bool = Field(default=False, description="Whether this stage published messages downstream must answer.")
+
+
 class Signal(Message):
     """A strategy's raw output for one bar; shadow signals are scored, never traded."""
 
@@ -407,7 +426,8 @@ AnyMessage = Annotated[
     | Signal
     | ServiceStatus
     | Control
-    | DeadLetter,
+    | DeadLetter
+    | Watermark,
     Field(discriminator="type"),
 ]
 """Every wire message, discriminated by its ``type`` field."""
@@ -427,6 +447,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         ServiceStatus,
         Control,
         DeadLetter,
+        Watermark,
     )
 }
 """Message classes by their ``type`` literal."""

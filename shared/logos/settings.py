@@ -59,6 +59,13 @@ class LogosSettings(BaseSettings):
     )
     read_block_seconds: float = Field(default=1.0, gt=0, le=30, description="How long one read waits for new entries.")
     batch_size: int = Field(default=100, ge=1, le=10_000, description="Entries read per call.")
+    replay_window: int = Field(
+        default=256,
+        ge=0,
+        le=100_000,
+        description="Bars a replay runs ahead of the executor (a credit window; 0: no limit, no executor needed). "
+        "It sets speed and memory, never results.",
+    )
     container: bool = Field(
         default=False,
         description="Set in the image: binding 0.0.0.0 is then the container's own interface, and the "

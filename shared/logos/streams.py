@@ -132,12 +132,13 @@ class StreamNames:
 _SHARDED_TOPICS = frozenset({"bars", "intents"})
 _TOPIC_TYPES: dict[str, frozenset[str]] = {
     "bars": frozenset({"bar"}),
-    "intents": frozenset({"order_intent"}),
+    # a service's watermark (logos.contracts.Watermark) follows the outputs it covers on its output streams
+    "intents": frozenset({"order_intent", "watermark"}),
     # risk's decisions, approvals and denials, and its trading-state changes, in the order it made them
-    "orders": frozenset({"order", "order_denied", "trading_state_changed"}),
+    "orders": frozenset({"order", "order_denied", "trading_state_changed", "watermark"}),
     # what the venue did with approved orders: executions and rejections
-    "fills": frozenset({"fill", "order_rejected"}),
-    "account": frozenset({"account_snapshot"}),
+    "fills": frozenset({"fill", "order_rejected", "watermark"}),
+    "account": frozenset({"account_snapshot", "watermark"}),
     "signals": frozenset({"signal"}),
     "status": frozenset({"service_status"}),
     "control": frozenset({"control"}),

@@ -81,11 +81,10 @@ async def test_replay_when_data_holds_a_future_bar_and_an_outlier_then_feed_publ
     data = tmp_path / "bars.csv"
     data.write_text("\n".join(rows) + "\n")
     settings = FeedSettings(  # type: ignore[call-arg]
-        logos=LogosSettings(stream_prefix=names.prefix, read_block_seconds=0.05),
+        logos=LogosSettings(stream_prefix=names.prefix, read_block_seconds=0.05, replay_window=0),
         heartbeat_seconds=0.1,
         provider="replay",
         replay_data=data,
-        replay_lockstep=False,
         replay_groups=[],
     )
     bus = Bus.memory(names)

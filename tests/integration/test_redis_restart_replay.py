@@ -1,4 +1,7 @@
-"""A Redis restart (AOF) in the middle of a replay: every service reconnects, nothing is lost or doubled."""
+"""A Redis restart (AOF) in the middle of a replay: every service reconnects, nothing is lost or doubled.
+
+The session's trades equal the backtest's, and every session file equals an uninterrupted session's.
+"""
 
 from __future__ import annotations
 
@@ -74,3 +77,12 @@ async def test_redis_when_restarted_mid_replay_then_session_equals_the_backtest(
     assert backtest.exit_code == 0, backtest.output
     session = isolated_home / "runs" / "live" / "sessions" / "aof"
     assert (session / "trades.csv").read_text() == (tmp_path / "runs" / "b" / "trades.csv").read_text()
+    # every file of the session is the uninterrupted one's: the same session in one process
+    monkeypatch.setenv("LOGOS_HOME", str(tmp_path / "uninterrupted"))
+    uninterrupted = await asyncio.to_thread(CliRunner().invoke, cli, ["trade", "--fixture", "sma_demo_1m",
+                                            "--strategy", "sma_cross", "--sizing", "equity:1.0",
+                                            "--session-id", "aof"])  # fmt: skip
+    assert uninterrupted.exit_code == 0, uninterrupted.output
+    reference = tmp_path / "uninterrupted" / "runs" / "live" / "sessions" / "aof"
+    for name in ("orders.csv", "trades.csv", "positions.csv", "account.csv", "state.jsonl", "state.json"):
+        assert (session / name).read_bytes() == (reference / name).read_bytes(), name

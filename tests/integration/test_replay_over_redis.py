@@ -1,4 +1,4 @@
-"""The Redis stack replays a fixture in lockstep and produces the backtest's trades.csv."""
+"""The Redis stack replays a fixture (the causal order, a credit window) and produces the backtest's trades.csv."""
 
 from __future__ import annotations
 

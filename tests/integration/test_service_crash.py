@@ -1,9 +1,10 @@
 """kill -9 of executor, ml or risk in the middle of a replay over Redis: the session equals the backtest.
 
 The service under test runs as its own process (`logos serve NAME`); the others run in the test's
-event loop. After a dozen fills it is killed with SIGKILL and started again; the replay (lockstep)
-waits for it, finishes, and the session's trades.csv must equal the backtest's, with no entry left
-pending and exactly one session directory.
+event loop. After a dozen fills it is killed with SIGKILL and started again; the replay (its credit window)
+waits for it, finishes, and the session's trades.csv must equal the backtest's, every session file
+must equal an uninterrupted session's byte for byte, with no entry left pending and exactly one
+session directory.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tests.support.redis_process import free_port
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 BIN = Path(sys.executable).parent
 TOTAL_FILLS = 59  # sma_cross 10/30 on sma_demo_1m
+SESSION_FILES = ("orders.csv", "trades.csv", "positions.csv", "account.csv", "state.jsonl", "state.json")
 SIZING = "notional:20000"  # inside the default risk limits, which a service started with `logos serve` must keep
 
 
@@ -117,6 +119,16 @@ async def test_service_when_killed_mid_replay_then_session_equals_the_backtest(
                                         "--run-id", "b"])  # fmt: skip
     assert backtest.exit_code == 0, backtest.output
     assert (sessions[0] / "trades.csv").read_text() == (tmp_path / "runs" / "b" / "trades.csv").read_text()
+    # and every file of the session is the uninterrupted one's, byte for byte: the same session in one process
+    # (session.md also describes the strategy and limits, which only the in-process session knows)
+    monkeypatch.setenv("LOGOS_HOME", str(tmp_path / "uninterrupted"))
+    uninterrupted = await asyncio.to_thread(CliRunner().invoke, cli, ["trade", "--fixture", "sma_demo_1m",
+                                            "--strategy", "sma_cross", "--sizing", SIZING,
+                                            "--session-id", sessions[0].name])  # fmt: skip
+    assert uninterrupted.exit_code == 0, uninterrupted.output
+    reference = tmp_path / "uninterrupted" / "runs" / "live" / "sessions" / sessions[0].name
+    for name in SESSION_FILES:
+        assert (sessions[0] / name).read_bytes() == (reference / name).read_bytes(), name
     client = redis.Redis.from_url(redis_url)
     for stream in (names.orders, names.bars(), names.intents(), names.account):
         assert all(group["pending"] == 0 for group in client.xinfo_groups(stream)), stream

@@ -2,11 +2,12 @@
 
 The test plays the feed (and, where a scenario needs it, the strategy or the operator): it publishes
 bars, intents or control messages and waits until every consumer group has read and acknowledged
-everything before the next step (lockstep), so each scenario is deterministic.
+everything before the next step, so each scenario is deterministic.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -97,8 +98,17 @@ class RedisSession:
         for worker in self.workers:
             if worker is not self.risk:
                 await worker.start()
+        await self.connected()
         await self.settle()
         return self
+
+    async def connected(self) -> None:
+        """Wait until every worker's groups exist: a bar sent before would be quiet to a group not yet there."""
+        for _ in range(2000):
+            if all(worker.connected() for worker in self.workers):
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the workers did not connect within 10 s")
 
     async def start_risk(self) -> None:
         """Start (or restart) the risk worker; its trading state comes back from risk_state.json."""
@@ -107,6 +117,7 @@ class RedisSession:
         self.risk = RiskWorker(settings, self.bus)
         self.workers = [w for w in self.workers if not isinstance(w, RiskWorker)] + [self.risk]
         await self.risk.start()
+        await self.connected()
 
     async def stop_risk(self) -> None:
         await self.risk.stop()
@@ -115,7 +126,7 @@ class RedisSession:
         return sorted({stream for w in self.workers for s in w.subscriptions() for stream in s.streams})
 
     async def settle(self) -> None:
-        """Wait until every group has read and acknowledged everything (lockstep)."""
+        """Wait until every group has read and acknowledged everything."""
         assert await self.bus.wait_until_quiet(self.consumed(), timeout_seconds=30, poll_seconds=0.01)
 
     async def replay(self, frames: dict[str, pd.DataFrame]) -> None:

@@ -30,6 +30,7 @@ from logos.contracts import (
     SignalRole,
     TradingState,
     TradingStateChanged,
+    Watermark,
     json_schemas,
     message_adapter,
 )
@@ -129,6 +130,7 @@ EXAMPLES = [
         size=2,
         sha256="0" * 64,
     ),
+    Watermark(service="risk", seq=42, stage=1, active=True, ts=T0),
 ]
 
 

@@ -30,7 +30,7 @@ def run_live(bars: list[Bar], strategy: str, params: dict[str, object], timing: 
     runner = StrategyRunner(chosen, chosen.params(params), specs)
     risk = RiskEngine(RiskLimits())
     broker = PaperBroker(Decimal(100_000), specs, FillModelConfig(timing=timing))
-    for bar in bars:  # what the services do, in the order lockstep replay guarantees
+    for bar in bars:  # what the services do, in the causal order of a replay
         broker.on_bar(bar)
         risk.on_bar(bar.symbol, bar.ts, bar.close)
         snapshot = broker.snapshot(bar)

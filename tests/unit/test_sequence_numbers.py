@@ -31,11 +31,10 @@ async def _all(bus: Bus, stream: str) -> list[Message]:
 
 async def _replay(bus: Bus, data: Path, names: StreamNames) -> dict[str, Any]:
     settings = FeedSettings(  # type: ignore[call-arg]
-        logos=LogosSettings(stream_prefix=names.prefix, read_block_seconds=0.05),
+        logos=LogosSettings(stream_prefix=names.prefix, read_block_seconds=0.05, replay_window=0),
         heartbeat_seconds=0.1,
         provider="replay",
         replay_data=data,
-        replay_lockstep=False,
         replay_groups=[],
     )
     async with running(feed_app(settings, bus)) as client:

@@ -39,8 +39,8 @@ def test_sharded_names_when_several_shards_then_every_symbol_has_one_stream() ->
 def test_accepted_types_when_known_stream_then_its_messages_only() -> None:
     names = StreamNames(prefix="p", shards=2)
     assert names.accepted_types("p:bars:1") == {"bar"}
-    assert names.accepted_types("p:orders") == {"order", "order_denied", "trading_state_changed"}
-    assert names.accepted_types("p:fills") == {"fill", "order_rejected"}
+    assert names.accepted_types("p:orders") == {"order", "order_denied", "trading_state_changed", "watermark"}
+    assert names.accepted_types("p:fills") == {"fill", "order_rejected", "watermark"}
     for bad in ("p:bars:2", "p:bars", "q:orders", "p:orders:0", "p:nothing"):
         with pytest.raises(ValueError, match="not a stream"):
             names.accepted_types(bad)

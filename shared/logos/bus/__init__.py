@@ -1,9 +1,9 @@
 """The message bus: typed publish and consumer-group delivery over Redis Streams (or memory)."""
 
-from logos.bus.backend import BackendUnavailable, GroupInfo
+from logos.bus.backend import BackendUnavailable, GroupInfo, RawEntry
 from logos.bus.bus import Bus, BusUnavailable, Tailed
 from logos.bus.codec import InvalidEntry, decode, encode
-from logos.bus.consumer import Delivery, Handler, Refused
+from logos.bus.consumer import Deferred, Delivery, Handler, Refused, dead_letter
 from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
 
 __all__ = [
@@ -12,13 +12,16 @@ __all__ = [
     "BusUnavailable",
     "ConsumerOptions",
     "ConsumerStats",
+    "Deferred",
     "Delivery",
     "GroupInfo",
     "Handler",
     "InvalidEntry",
     "LastEntry",
+    "RawEntry",
     "Refused",
     "Tailed",
+    "dead_letter",
     "decode",
     "encode",
 ]

@@ -104,8 +104,21 @@ class StreamBackend(Protocol):
     ) -> list[RawEntry]: ...
 
     async def autoclaim(
-        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
-    ) -> Claimed: ...
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_seconds: float,
+        start: str,
+        count: int,
+        keep: frozenset[str] = frozenset(),
+    ) -> Claimed:
+        """Claim entries idle for ``min_idle_seconds`` for ``consumer``, counting a delivery for each.
+
+        ``keep``: ids the consumer holds on purpose (deferred): they are not returned and their
+        delivery count does not grow, so waiting is never mistaken for failing.
+        """
+        ...
 
     async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]: ...
 
@@ -150,7 +163,9 @@ class StreamBackend(Protocol):
         """The groups of every one of ``streams``, in one round trip where the store allows it."""
         ...
 
-    async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]: ...
+    async def read_backwards(self, stream: str, end: str, count: int) -> list[RawEntry]:
+        """Entries of ``stream`` up to ``end`` (an id, ``(id`` to exclude it, or ``+``), newest first."""
+        ...
 
     async def length(self, stream: str) -> int: ...
 

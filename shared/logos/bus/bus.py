@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,12 @@ class Bus:
         for target, _ in entries:
             self._appended(target)
 
+    async def publish_outbox(self, outbox: Outbox) -> None:
+        """Append what a handler published without acknowledging anything (its entry went elsewhere)."""
+        for target, fields in outbox.entries:
+            await self._retrying(functools.partial(self.backend.add, target, fields, self.hard_maxlen))
+            self._appended(target)
+
     def _appended(self, stream: str) -> None:
         """Note that ``stream`` grew; the trimmer cuts it within ``trim_seconds``."""
         if self._trim_owner is not None:
@@ -181,15 +188,25 @@ class Bus:
         *,
         options: ConsumerOptions | None = None,
         stats: ConsumerStats | None = None,
+        held: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         """Handle every entry of ``streams`` for ``group`` until ``stop`` is set.
 
         An entry is acknowledged only after ``handler`` returns. A failing entry is retried after
         ``reclaim_idle_seconds`` and dead-lettered after ``max_deliveries``; an invalid one is
-        dead-lettered at once. Connection loss is waited out with backoff.
+        dead-lettered at once. Connection loss is waited out with backoff. A handler may defer an entry
+        (:class:`~logos.bus.consumer.Deferred`) and acknowledge it later; ``holding`` then tells which
+        entries of a stream it still holds, so they are neither redelivered nor reclaimed from it.
         """
         loop = ConsumerLoop(
-            self, group, consumer, list(streams), handler, options or ConsumerOptions(), stats or ConsumerStats()
+            self,
+            group,
+            consumer,
+            list(streams),
+            handler,
+            options or ConsumerOptions(),
+            stats or ConsumerStats(),
+            held,
         )
         await loop.run(stop)
 
@@ -242,12 +259,33 @@ class Bus:
                 continue  # it went to the dead-letter stream when it was delivered
         return messages
 
+    async def acknowledged(self, stream: str, group: str, count: int) -> list[Message]:
+        """The last ``count`` valid messages of ``stream`` that ``group`` has handled and acknowledged, oldest first.
+
+        What a group acknowledges is a prefix of what it was delivered when it handles each stream in
+        order: the entries before its oldest pending one (or everything delivered, if none is pending).
+        A restarted service reads where it stood from them.
+        """
+        (info,) = await self.group_info(group, [stream])
+        if info.last_delivered in (None, "0-0"):
+            return []
+        first = info.oldest_pending
+        end = f"({first}" if first is not None else (info.last_delivered or "+")
+        messages = []
+        for entry in reversed(await self.backend.read_backwards(stream, end, count)):
+            try:
+                self.authenticate(stream, entry.fields or {})
+                messages.append(decode(entry.fields or {}, self.names.accepted_types(stream)))
+            except (InvalidEntry, Unauthenticated):
+                continue
+        return messages
+
     async def quiet(self, streams: Sequence[str]) -> bool:
         """Tell whether every consumer group of ``streams`` has read and acknowledged everything."""
         return not any(info.pending or info.lag is None or info.lag for info in await self.backend.groups_of(streams))
 
     async def wait_until_quiet(self, streams: Sequence[str], timeout_seconds: float, poll_seconds: float = 0.0) -> bool:
-        """Wait until :meth:`quiet` holds (lockstep replays); False if it did not within the timeout."""
+        """Wait until :meth:`quiet` holds (the end of a replay); False if it did not within the timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         while loop.time() < deadline:

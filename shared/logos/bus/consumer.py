@@ -35,9 +35,20 @@ class Delivery:
     entry_id: str
     deliveries: int
     signer: str | None = None
+    fields: dict[str, str] | None = None  # the entry as read, for a handler that dead-letters it later
 
 
 Handler = Callable[[Message, Delivery], Awaitable[None]]
+
+
+class Deferred(Exception):  # a signal to the loop, not an error
+    """Raised by a handler that keeps an entry to handle later and acknowledges it itself.
+
+    The loop neither acknowledges nor counts the entry: it stays pending, so a crash before the
+    handler acknowledges it delivers it again. The handler publishes its outputs with the
+    acknowledgement (:meth:`Bus.publish_and_ack`) once it has handled it, or dead-letters it
+    (:func:`dead_letter`).
+    """
 
 
 class Refused(Exception):
@@ -79,13 +90,16 @@ class ConsumerLoop:
         handler: Handler,
         options: ConsumerOptions,
         stats: ConsumerStats,
+        held: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
+        """``held(stream)``: the entries of ``stream`` the handler has deferred; redelivery and reclaiming skip them."""
         if not streams:
             raise ValueError("a consumer needs at least one stream")
         self._bus, self._backend = bus, bus.backend
         self._group, self._consumer, self._streams = group, consumer, list(streams)
         self._accepted = {stream: bus.names.accepted_types(stream) for stream in streams}
         self._handler, self._options, self.stats = handler, options, stats
+        self._held = held
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -155,6 +169,7 @@ class ConsumerLoop:
                     self._options.reclaim_idle_seconds,
                     start,
                     self._options.batch_size,
+                    self._kept(stream),
                 )
                 if claimed.trimmed_ids:
                     self.stats.trimmed_before_handled += len(claimed.trimmed_ids)
@@ -171,7 +186,14 @@ class ConsumerLoop:
                     break
                 start = claimed.next_start
 
+    def _kept(self, stream: str) -> frozenset[str]:
+        """The entries of ``stream`` the handler holds (deferred): reclaiming leaves them alone."""
+        return self._held(stream) if self._held is not None else frozenset()
+
     async def _deliver_counted(self, stream: str, entries: list[RawEntry]) -> None:
+        kept = self._kept(stream)
+        if kept:  # a deferred entry waits in the handler, not stuck: leave it there
+            entries = [entry for entry in entries if entry.entry_id not in kept]
         live = [entry for entry in entries if entry.fields is not None]
         for entry in entries:
             if entry.fields is None:  # trimmed while pending: drop it from the pending list
@@ -197,13 +219,15 @@ class ConsumerLoop:
         except Unauthenticated as exc:
             await self._refuse(entry, deliveries, f"unauthenticated: {exc}")
             return
-        delivery = Delivery(entry.stream, entry.entry_id, deliveries, signer)
+        delivery = Delivery(entry.stream, entry.entry_id, deliveries, signer, fields)
         outbox = Outbox()
         token = CURRENT_OUTBOX.set(outbox)
         try:
             await self._handler(message, delivery)
         except (BackendUnavailable, GroupMissing, asyncio.CancelledError):
             raise  # not the message's fault: it stays pending and is delivered again
+        except Deferred:
+            return  # the handler acknowledges it (with its outputs) once it has handled it
         except Refused as exc:
             await self._refuse(entry, deliveries, exc.reason)
             return
@@ -236,21 +260,26 @@ class ConsumerLoop:
         await self._dead_letter(entry, deliveries, reason)
 
     async def _dead_letter(self, entry: RawEntry, deliveries: int, reason: str) -> None:
-        letter = dead_letter_for(entry, self._group, self._consumer, deliveries, reason)
-        names = self._bus.names
-        recorded = await self._backend.add_once_and_ack(
-            names.dlq,
-            encode(letter),
-            self._bus.maxlen,
-            names.dead_letter_marker(entry.stream, entry.entry_id, reason_digest(letter)),
-            MARKER_TTL_SECONDS,
-            entry.stream,
-            self._group,
-            entry.entry_id,
-        )
+        await dead_letter(self._bus, entry, self._group, self._consumer, deliveries, reason)
         self.stats.dead_lettered += 1
-        shown = "dead-lettered" if recorded else "dead-lettered (already recorded by another group)"
-        log.error("%s %s %s for %s: %s", shown, entry.stream, entry.entry_id, self._group, letter.reason)
+
+
+async def dead_letter(bus: Bus, entry: RawEntry, group: str, consumer: str, deliveries: int, reason: str) -> None:
+    """Move ``entry`` to the dead-letter stream with ``reason`` and acknowledge it for ``group``, in one step."""
+    letter = dead_letter_for(entry, group, consumer, deliveries, reason)
+    names = bus.names
+    recorded = await bus.backend.add_once_and_ack(
+        names.dlq,
+        encode(letter),
+        bus.maxlen,
+        names.dead_letter_marker(entry.stream, entry.entry_id, reason_digest(letter)),
+        MARKER_TTL_SECONDS,
+        entry.stream,
+        group,
+        entry.entry_id,
+    )
+    shown = "dead-lettered" if recorded else "dead-lettered (already recorded by another group)"
+    log.error("%s %s %s for %s: %s", shown, entry.stream, entry.entry_id, group, letter.reason)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -169,7 +169,14 @@ class MemoryBackend:
             self._watchers.discard(waiter)
 
     async def autoclaim(
-        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_seconds: float,
+        start: str,
+        count: int,
+        keep: frozenset[str] = frozenset(),
     ) -> Claimed:
         self._check()
         state_group = self._group(stream, group)
@@ -185,6 +192,9 @@ class MemoryBackend:
                 break
             pending = state_group.pending[entry_id]
             if now - pending.delivered_at < min_idle_seconds:
+                continue
+            if entry_id in keep:
+                pending.consumer, pending.delivered_at = consumer, now
                 continue
             fields = state.entry(entry_id)
             if fields is None:
@@ -302,7 +312,12 @@ class MemoryBackend:
         state = self._streams.get(stream)
         if state is None:
             return []
-        stop = len(state.keys) if end == "+" else bisect_right(state.keys, _key(end))
+        if end == "+":
+            stop = len(state.keys)
+        elif end.startswith("("):  # exclusive, as Redis reads it
+            stop = bisect_left(state.keys, _key(end[1:]))
+        else:
+            stop = bisect_right(state.keys, _key(end))
         start = max(0, stop - count)
         return [RawEntry(stream, state.ids[i], dict(state.fields[i])) for i in range(stop - 1, start - 1, -1)]
 

@@ -236,12 +236,31 @@ class RedisBackend:
         return [entry for stream, items in response or [] for entry in _entries(_text(stream), items)]
 
     async def autoclaim(
-        self, stream: str, group: str, consumer: str, min_idle_seconds: float, start: str, count: int
+        self,
+        stream: str,
+        group: str,
+        consumer: str,
+        min_idle_seconds: float,
+        start: str,
+        count: int,
+        keep: frozenset[str] = frozenset(),
     ) -> Claimed:
-        next_start, items, trimmed = await self._call(
-            self._client.xautoclaim(stream, group, consumer, int(min_idle_seconds * 1000), start_id=start, count=count)
-        )
-        return Claimed(_text(next_start), _entries(stream, items), [_text(entry_id) for entry_id in trimmed])
+        idle = int(min_idle_seconds * 1000)
+        if not keep:
+            next_start, items, trimmed = await self._call(
+                self._client.xautoclaim(stream, group, consumer, idle, start_id=start, count=count)
+            )
+            return Claimed(_text(next_start), _entries(stream, items), [_text(entry_id) for entry_id in trimmed])
+        # the idle entries first (XPENDING counts no delivery), then only those not kept are claimed
+        lowest = start if start != "0-0" else "-"
+        rows = await self._call(self._client.xpending_range(stream, group, lowest, "+", count, idle=idle))
+        idle_ids = (_text(row["message_id"]) for row in rows)
+        wanted: list[Any] = [entry_id for entry_id in idle_ids if entry_id not in keep]
+        items = await self._call(self._client.xclaim(stream, group, consumer, idle, wanted)) if wanted else []
+        entries = _entries(stream, items)
+        returned = {entry.entry_id for entry in entries}
+        next_start = f"({_text(rows[-1]['message_id'])}" if len(rows) >= count else "0-0"
+        return Claimed(next_start, entries, [entry_id for entry_id in wanted if entry_id not in returned])
 
     async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]:
         if not entry_ids:

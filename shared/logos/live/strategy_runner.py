@@ -1,8 +1,9 @@
 """A strategy run live: a rolling window per symbol, decisions sized from the account, as intents.
 
-It decides on bar ``t`` only once it holds both the bar and the account snapshot the executor
-published after handling that bar, so it sizes from exactly the equity and position a backtest sees
-at the close of ``t``: that, and the strategies' window-local values, make paper equal backtest.
+Whether the target changes at bar ``t`` follows from the bars alone. When it does, the runner sizes
+the order from the account snapshot the executor published after handling that bar, so it sizes
+from exactly the equity and position a backtest sees at the close of ``t``: that, and the
+strategies' window-local values, make paper equal backtest.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class StrategyRunner:
     caps: Caps = field(default_factory=Caps)
     role: SignalRole = SignalRole.CHAMPION
     _symbols: dict[str, _SymbolState] = field(default_factory=dict)
-    _pending: dict[tuple[str, datetime], AccountSnapshot] = field(default_factory=dict)
+    _pending: dict[tuple[str, datetime], AccountSnapshot] = field(default_factory=dict)  # came before their bar
+    # bars whose target changed, waiting for their account snapshot: the target and the signal
+    _waiting: dict[tuple[str, datetime], tuple[float, Signal]] = field(default_factory=dict)
+    _decided: dict[str, datetime] = field(default_factory=dict)  # the newest bar decided, by symbol
 
     @property
     def lookback(self) -> int:
@@ -80,25 +84,56 @@ class StrategyRunner:
         return True
 
     def on_bar(self, bar: Bar) -> Decision | None:
-        """Add a bar to its symbol's window; decide if its account snapshot is already here."""
+        """Add a bar to its symbol's window and decide what the bars alone decide.
+
+        An unchanged target needs no account: the decision (its signal, no intent) comes at once. A
+        changed target is sized from the account snapshot of this bar: it comes now if that snapshot
+        is already here, else with :meth:`on_account` (:meth:`awaiting` tells).
+        """
         if not self._append(bar):
             return None
-        snapshot = self._pending.pop((bar.symbol, bar.ts), None)
-        return self._decide(bar.symbol, snapshot) if snapshot is not None else None
+        key = (bar.symbol, bar.ts)
+        exposure, previous, signal = self._targets(bar.symbol)
+        snapshot = self._pending.pop(key, None)
+        if exposure == previous:
+            self._decided[bar.symbol] = bar.ts
+            return Decision(signal, None)
+        if snapshot is None:
+            self._waiting[key] = (exposure, signal)
+            return None
+        return self._sized(bar.symbol, exposure, signal, snapshot)
+
+    def awaiting(self, symbol: str, ts: datetime) -> bool:
+        """Tell whether the bar of ``symbol`` at ``ts`` changed the target and waits for its account snapshot."""
+        return (symbol, ts) in self._waiting
+
+    def abandon(self, symbol: str, ts: datetime) -> None:
+        """Give up the decision waiting on that bar: its account snapshot will never come (the executor refused it)."""
+        self._waiting.pop((symbol, ts), None)
 
     def on_account(self, snapshot: AccountSnapshot) -> Decision | None:
-        """Decide on the bar this snapshot closes, once that bar is in the window."""
+        """Decide on the bar this snapshot closes, once that bar is in the window and if its target changed."""
         if snapshot.bar_symbol is None or snapshot.bar_ts is None:
             return None
-        state = self._symbols.get(snapshot.bar_symbol)
+        symbol, key = snapshot.bar_symbol, (snapshot.bar_symbol, snapshot.bar_ts)
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None:
+            return self._sized(symbol, *waiting, snapshot)
+        state = self._symbols.get(symbol)
         if state is None or not state.bars or state.bars[-1].ts < snapshot.bar_ts:
-            self._pending[(snapshot.bar_symbol, snapshot.bar_ts)] = snapshot
+            self._pending[key] = snapshot
             return None
-        if state.bars[-1].ts != snapshot.bar_ts:
-            return None  # a snapshot of a bar the window has moved past
-        return self._decide(snapshot.bar_symbol, snapshot)
+        if state.bars[-1].ts != snapshot.bar_ts or self._decided.get(symbol) == snapshot.bar_ts:
+            return None  # a snapshot of a bar the window has moved past, or one decided without it
+        # the window's newest bar, not decided in this process (restored after a restart): decide it now
+        exposure, previous, signal = self._targets(symbol)
+        self._decided[symbol] = snapshot.bar_ts
+        if exposure == previous:
+            return Decision(signal, None)
+        return self._sized(symbol, exposure, signal, snapshot)
 
-    def _decide(self, symbol: str, snapshot: AccountSnapshot) -> Decision:
+    def _targets(self, symbol: str) -> tuple[float, float, Signal]:
+        """The target at the window's newest bar and at the one before, and the signal of the newest."""
         state = self._symbols[symbol]
         bar = state.bars[-1]
         frame = WindowFrame(np.array(state.rows), np.array(state.nanoseconds, dtype=np.int64))
@@ -119,8 +154,11 @@ class StrategyRunner:
             value=exposure,
             seq=bar.seq,
         )
-        if exposure == previous:
-            return Decision(signal, None)
+        return exposure, previous, signal
+
+    def _sized(self, symbol: str, exposure: float, signal: Signal, snapshot: AccountSnapshot) -> Decision:
+        bar = self._symbols[symbol].bars[-1]
+        self._decided[symbol] = bar.ts
         intent, refusal = size_intent(
             self.strategy.name,
             self.specs[symbol],
