@@ -89,8 +89,8 @@ async def run_session(
             raise RuntimeError(f"the pipeline did not settle within {SETTLE_SECONDS} s after the last bar")
     finally:
         await window.close()
-        for worker in reversed(workers):
-            await worker.stop()
+        # all at once: each waits up to a read's block for its consumers to notice (the pipeline is quiet by now)
+        await asyncio.gather(*(worker.stop() for worker in workers))
     return finished(executor_worker, bars)
 
 

@@ -365,12 +365,22 @@ class _Held:
 
 
 @dataclass
+class _Batch:
+    """What a run of handled inputs published, and their ids: they leave in one transaction."""
+
+    outbox: Outbox = field(default_factory=Outbox)
+    acks: list[tuple[str, str]] = field(default_factory=list)  # (stream, entry id)
+    handled: list[_Held] = field(default_factory=list)
+
+
+@dataclass
 class CausalInbox:
     """Holds a service's inputs until its :class:`CausalOrder` says they are ready, then handles them in order.
 
     Each stream's inputs keep their order; among streams whose next input is ready, the earlier in
-    the canonical order goes first. A handled input is acknowledged with what handling it published,
-    watermarks included, in one transaction.
+    the canonical order goes first. A run of inputs handled one after the other is a batch: what
+    their handlers published, watermarks included, and one acknowledgement of all their ids leave in
+    one transaction (at most ``batch_size`` inputs), so a batch is the unit of redelivery.
     """
 
     bus: Bus
@@ -380,6 +390,7 @@ class CausalInbox:
     handle: Handler
     max_failures: int = 5
     on_handled: Callable[[Message, Delivery], None] | None = None
+    batch_size: int = 100
     queues: dict[str, deque[_Held]] = field(default_factory=dict)
     _held: dict[str, set[str]] = field(default_factory=dict)  # by stream: the entry ids waiting here
     _draining: bool = False
@@ -405,68 +416,92 @@ class CausalInbox:
         raise Deferred
 
     async def drain(self) -> None:
-        """Handle every input that is ready, in order, until none is."""
+        """Handle every input that is ready, in order, until none is; commit them in batches."""
         if self._draining:
             return
         self._draining = True
+        batch = _Batch()
         try:
             while True:
-                chosen: deque[_Held] | None = None
-                best: tuple[int, int] | None = None
-                for stream, queue in self.queues.items():
-                    if not queue:
-                        continue
-                    head = queue[0].message
-                    if not self.order.ready(head, stream):
-                        continue
-                    key = (sequenced(head) or 0, _RANK.get(type(head), 5))
-                    if best is None or key < best:
-                        chosen, best = queue, key
+                chosen = self._next()
                 if chosen is None:
-                    return
-                if not await self._handle(chosen):
-                    return  # it failed; it is tried again with the next input
+                    break
+                if not await self._handle(chosen, batch):
+                    break  # it failed; it is tried again with the next input
+                if len(batch.acks) >= self.batch_size:
+                    await self._commit(batch)
+            await self._commit(batch)
         finally:
             self._draining = False
 
-    async def _handle(self, queue: deque[_Held]) -> bool:
+    def _next(self) -> deque[_Held] | None:
+        """The queue whose head goes next: ready, and first in the canonical order (seq, then rank)."""
+        chosen: deque[_Held] | None = None
+        best: tuple[int, int] | None = None
+        for stream, queue in self.queues.items():
+            if not queue:
+                continue
+            head = queue[0].message
+            if not self.order.ready(head, stream):
+                continue
+            key = (sequenced(head) or 0, _RANK.get(type(head), 5))
+            if best is None or key < best:
+                chosen, best = queue, key
+        return chosen
+
+    async def _handle(self, queue: deque[_Held], batch: _Batch) -> bool:
         held = queue[0]
         message, delivery = held.message, held.delivery
-        outbox = Outbox()
+        outbox = batch.outbox
+        mark = len(outbox.entries)
         token = CURRENT_OUTBOX.set(outbox)
         try:
             try:
                 await self.handle(message, delivery)
             except Refused as exc:
-                outbox.entries.clear()  # a refused input moves no state and publishes nothing: only the order moves
+                del outbox.entries[mark:]  # a refused input moves no state and publishes nothing: only the order moves
                 await self.order.after(message, delivery.stream)
-                queue.popleft()
-                self._held[delivery.stream].discard(delivery.entry_id)
+                self._pop(queue, delivery)
+                await self._commit(batch)  # what came before it leaves first; then the dead letter, then the rest
                 await self._dead_letter(held, exc.reason)
-                await self.bus.publish_outbox(outbox)
                 return True
             await self.order.after(message, delivery.stream)
         except (BackendUnavailable, Deferred):
             raise
         except Exception as exc:
+            del outbox.entries[mark:]
             held.failures += 1
             log.warning("%s: handling %s %s failed (%d of %d): %r", self.group, delivery.stream, delivery.entry_id,
                         held.failures, self.max_failures, exc)  # fmt: skip
             if held.failures < self.max_failures:
                 return False
-            queue.popleft()
-            self._held[delivery.stream].discard(delivery.entry_id)
+            self._pop(queue, delivery)
+            await self._commit(batch)
             await self._dead_letter(held, f"handler failed {held.failures} times: {exc!r}")
             return True
         finally:
-            outbox.closed = True
             CURRENT_OUTBOX.reset(token)
+        self._pop(queue, delivery)
+        batch.acks.append((delivery.stream, delivery.entry_id))
+        batch.handled.append(held)
+        return True
+
+    def _pop(self, queue: deque[_Held], delivery: Delivery) -> None:
         queue.popleft()
         self._held[delivery.stream].discard(delivery.entry_id)
-        await self.bus.publish_and_ack(outbox, delivery.stream, self.group, delivery.entry_id)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """Publish what the batch's handlers published and acknowledge its inputs, in one transaction."""
+        outbox, acks, handled = batch.outbox, batch.acks, batch.handled
+        outbox.closed = True  # a task a handler started publishes directly from now on
+        batch.outbox, batch.acks, batch.handled = Outbox(), [], []
+        if acks:
+            await self.bus.publish_and_ack_all(outbox, self.group, acks)
+        elif outbox.entries:
+            await self.bus.publish_outbox(outbox)  # what a refused input moved on: its watermarks
         if self.on_handled is not None:
-            self.on_handled(message, delivery)
-        return True
+            for held in handled:
+                self.on_handled(held.message, held.delivery)
 
     async def _dead_letter(self, held: _Held, reason: str) -> None:
         delivery = held.delivery

@@ -170,7 +170,8 @@ class ServiceWorker:
             if self.causal is not None:
                 await self.causal.restore(self.bus, subscription.group)
                 inbox = CausalInbox(self.bus, subscription.group, self.instance, self.causal, handler,
-                                    options.max_deliveries, functools.partial(_counted, stats))  # fmt: skip
+                                    options.max_deliveries, functools.partial(_counted, stats),
+                                    options.batch_size)  # fmt: skip
                 self.inboxes[subscription.group] = inbox
                 handler, held = inbox.offer, inbox.held
             coroutine = self.bus.consume(

@@ -58,7 +58,9 @@ class LogosSettings(BaseSettings):
         default=30.0, gt=0, description="Idle time after which a pending entry is reclaimed."
     )
     read_block_seconds: float = Field(default=1.0, gt=0, le=30, description="How long one read waits for new entries.")
-    batch_size: int = Field(default=100, ge=1, le=10_000, description="Entries read per call.")
+    batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="Entries read per call, and handled per transaction."
+    )
     replay_window: int = Field(
         default=256,
         ge=0,

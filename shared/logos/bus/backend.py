@@ -125,9 +125,9 @@ class StreamBackend(Protocol):
     async def ack(self, stream: str, group: str, entry_id: str) -> None: ...
 
     async def add_many_and_ack(
-        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
+        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, group: str, acks: Sequence[tuple[str, str]]
     ) -> None:
-        """Append ``entries`` (stream, fields) in order and acknowledge ``entry_id``, all or nothing."""
+        """Append ``entries`` (stream, fields) in order and acknowledge ``acks`` (stream, entry id), all or nothing."""
         ...
 
     async def add_once_and_ack(

@@ -14,7 +14,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from logos.auth import Authenticator, Unauthenticated
 from logos.bus.backend import BackendUnavailable, GroupInfo, StreamBackend
-from logos.bus.codec import InvalidEntry, decode, encode
+from logos.bus.codec import Carried, InvalidEntry, decode, encode
 from logos.bus.consumer import Backoff, ConsumerLoop, Handler
 from logos.bus.memory_backend import MemoryBackend
 from logos.bus.options import ConsumerOptions, ConsumerStats
@@ -115,6 +115,8 @@ class Bus:
             raise ValueError(f"a {fields['type']} does not belong on {stream}")
         if self.authenticator is not None:
             fields = self.authenticator.sign(stream, fields)
+        if getattr(self.backend, "hands_over", False):
+            fields = Carried(fields, message)  # one process: the consumer takes the message, not its JSON
         outbox = CURRENT_OUTBOX.get()
         if outbox is not None and not outbox.closed:
             outbox.entries.append((stream, fields))
@@ -125,12 +127,17 @@ class Bus:
 
     async def publish_and_ack(self, outbox: Outbox, stream: str, group: str, entry_id: str) -> None:
         """Append what a handler published and acknowledge its entry, in one transaction."""
+        await self.publish_and_ack_all(outbox, group, [(stream, entry_id)])
+
+    async def publish_and_ack_all(self, outbox: Outbox, group: str, acks: Sequence[tuple[str, str]]) -> None:
+        """Append what a batch of handlers published and acknowledge its entries (stream, id), in one transaction."""
         entries = outbox.entries
-        if not entries:
+        if not entries and len(acks) == 1:
+            stream, entry_id = acks[0]
             await self.backend.ack(stream, group, entry_id)
             return
-        await self._retrying(lambda: self.backend.add_many_and_ack(entries, self.hard_maxlen, stream, group, entry_id))
-        for target, _ in entries:
+        await self._retrying(lambda: self.backend.add_many_and_ack(entries, self.hard_maxlen, group, acks))
+        for target in {target for target, _ in entries}:
             self._appended(target)
 
     async def publish_outbox(self, outbox: Outbox) -> None:

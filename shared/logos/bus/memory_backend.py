@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from logos.bus.backend import BackendUnavailable, Claimed, GroupInfo, GroupMissing, RawEntry, Trimmed
+from logos.bus.codec import copied
 
 IdKey = tuple[int, int]
 
@@ -55,6 +56,8 @@ class MemoryBackend:
     handling the entries.
     """
 
+    hands_over = True  # entries keep the frozen message they encode (logos.bus.codec.Carried)
+
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}
         self._readers: dict[str, set[asyncio.Future[None]]] = {}  # per stream: blocked readers to wake
@@ -83,7 +86,7 @@ class MemoryBackend:
         entry_id = f"{key[0]}-{key[1]}"
         state.keys.append(key)
         state.ids.append(entry_id)
-        state.fields.append(dict(fields))
+        state.fields.append(copied(fields))
         excess = len(state.keys) - maxlen
         if excess > 0:
             del state.keys[:excess], state.ids[:excess], state.fields[:excess]
@@ -123,7 +126,7 @@ class MemoryBackend:
                     state_group.last_delivered = state.keys[index]
                     state_group.entries_read += 1
                     state_group.pending[entry_id] = _Pending(consumer, 1, now)
-                    entries.append(RawEntry(stream, entry_id, dict(state.fields[index])))
+                    entries.append(RawEntry(stream, entry_id, copied(state.fields[index])))
             else:
                 after = _key(position)
                 own = sorted(
@@ -135,7 +138,7 @@ class MemoryBackend:
                     pending.deliveries += 1
                     pending.delivered_at = now
                     fields = state.entry(entry_id)
-                    entries.append(RawEntry(stream, entry_id, dict(fields) if fields else None))
+                    entries.append(RawEntry(stream, entry_id, copied(fields) if fields else None))
         return entries
 
     async def _wait(self, streams: Iterable[str], seconds: float) -> None:
@@ -202,7 +205,7 @@ class MemoryBackend:
                 trimmed.append(entry_id)
                 continue
             pending.consumer, pending.deliveries, pending.delivered_at = consumer, pending.deliveries + 1, now
-            claimed.append(RawEntry(stream, entry_id, dict(fields)))
+            claimed.append(RawEntry(stream, entry_id, copied(fields)))
         return Claimed(next_start, claimed, trimmed)
 
     async def delivery_counts(self, stream: str, group: str, entry_ids: list[str]) -> dict[str, int]:
@@ -216,12 +219,14 @@ class MemoryBackend:
         self._activity()
 
     async def add_many_and_ack(
-        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
+        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, group: str, acks: Sequence[tuple[str, str]]
     ) -> None:
         self._check()
         for target, fields in entries:
             await self.add(target, fields, maxlen)
-        await self.ack(stream, group, entry_id)
+        for stream, entry_id in acks:
+            self._group(stream, group).pending.pop(entry_id, None)
+        self._activity()
 
     async def add_once_and_ack(
         self,
@@ -258,7 +263,7 @@ class MemoryBackend:
                 state = self._stream(stream)
                 start = bisect_right(state.keys, _key(position))
                 for index in range(start, min(start + count, len(state.keys))):
-                    entries.append(RawEntry(stream, state.ids[index], dict(state.fields[index])))
+                    entries.append(RawEntry(stream, state.ids[index], copied(state.fields[index])))
             remaining = deadline - time.monotonic()
             if entries or remaining <= 0:
                 return entries
@@ -319,7 +324,7 @@ class MemoryBackend:
         else:
             stop = bisect_right(state.keys, _key(end))
         start = max(0, stop - count)
-        return [RawEntry(stream, state.ids[i], dict(state.fields[i])) for i in range(stop - 1, start - 1, -1)]
+        return [RawEntry(stream, state.ids[i], copied(state.fields[i])) for i in range(stop - 1, start - 1, -1)]
 
     async def length(self, stream: str) -> int:
         self._check()

@@ -277,12 +277,16 @@ class RedisBackend:
         await self._call(self._client.xack(stream, group, entry_id))
 
     async def add_many_and_ack(
-        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, stream: str, group: str, entry_id: str
+        self, entries: Sequence[tuple[str, dict[str, str]]], maxlen: int, group: str, acks: Sequence[tuple[str, str]]
     ) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for stream, entry_id in acks:
+            by_stream.setdefault(stream, []).append(entry_id)
         async with self._client.pipeline(transaction=True) as pipe:
             for target, fields in entries:
                 pipe.xadd(target, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-            pipe.xack(stream, group, entry_id)
+            for stream, ids in by_stream.items():
+                pipe.xack(stream, group, *ids)
             await self._call(pipe.execute())
 
     async def add_once_and_ack(
