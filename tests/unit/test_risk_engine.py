@@ -84,6 +84,34 @@ def test_stale_data_when_feed_silent_then_reducing_and_only_reductions_pass_unti
     assert recovered.state is TradingState.ACTIVE and risk.check(intent("20"), later).approved
 
 
+def test_stale_data_on_the_data_clock_when_every_symbol_shares_a_gap_then_fresh_as_each_takes_its_turn() -> None:
+    risk = engine(stale_after_seconds=180)
+    symbols = ["AAPL", "MSFT", "NVDA"]
+    close = NOW.replace(hour=20, minute=59)  # the last bar of a session
+    for symbol in symbols:
+        risk.on_bar(symbol, close, D(100))
+    opening = close + timedelta(hours=17, minutes=31)  # the next session's first bar
+    for symbol in symbols:  # the canonical order: time, then symbol; risk evaluates after every bar
+        risk.on_bar(symbol, opening, D(100))
+        assert risk.evaluate(opening) == [] and risk.state is TradingState.ACTIVE, symbol
+    assert risk.stale_symbols(opening) == set()
+
+
+def test_stale_data_on_the_data_clock_when_one_symbol_stops_then_stale_once_it_missed_its_turn() -> None:
+    risk = engine(stale_after_seconds=120)
+    for minute in range(3):
+        for symbol in ("AAPL", "MSFT"):
+            risk.on_bar(symbol, NOW + timedelta(minutes=minute), D(100))
+    at = NOW + timedelta(minutes=5)  # MSFT goes on; AAPL, which comes first, has no bar at 15:03, 15:04, 15:05
+    for minute in (3, 4):
+        risk.on_bar("MSFT", NOW + timedelta(minutes=minute), D(100))
+    assert risk.stale_symbols(NOW + timedelta(minutes=4)) == set()  # 2 minutes behind: within the limit
+    risk.on_bar("MSFT", at, D(100))
+    assert risk.stale_symbols(at) == {"AAPL"}  # it had its turn at 15:05 and missed it: 3 minutes behind
+    (event,) = risk.evaluate(at)
+    assert event.cause == "stale_data" and "AAPL" in event.detail
+
+
 def test_stale_data_when_policy_keeps_reducing_then_no_automatic_recovery() -> None:
     risk = engine(stale_after_seconds=60, recover_automatically=False)
     risk.on_bar("AAPL", NOW, D(100))

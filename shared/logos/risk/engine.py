@@ -106,6 +106,9 @@ class RiskEngine:
     marks: dict[str, Decimal] = field(default_factory=dict)
     open_orders: dict[str, Decimal] = field(default_factory=dict)  # working orders' signed quantity left, by symbol
     last_bar_at: dict[str, datetime] = field(default_factory=dict)
+    bar_time: datetime | None = None  # the newest bar time seen, and the last symbol seen at it
+    bar_symbol: str = ""
+    previous_bar_time: datetime | None = None  # the bar time before it
     equity: Decimal | None = None
     cash: Decimal | None = None  # the last account snapshot's; None before the first
     peak_equity: Decimal | None = None
@@ -150,6 +153,10 @@ class RiskEngine:
         previous = self.last_bar_at.get(symbol)
         if previous is None or ts > previous:
             self.last_bar_at[symbol] = ts
+        if self.bar_time is None or ts > self.bar_time:
+            self.previous_bar_time, self.bar_time, self.bar_symbol = self.bar_time, ts, symbol
+        elif ts == self.bar_time and symbol > self.bar_symbol:
+            self.bar_symbol = symbol
 
     def on_fill(self, fill: Fill) -> None:
         """Move risk's view of the position and the working orders by a fill (a later account snapshot replaces it)."""
@@ -282,12 +289,25 @@ class RiskEngine:
         return ("stale_data", f"no fresh bar for {', '.join(sorted(stale))}") if stale else None
 
     def stale_symbols(self, now: datetime) -> set[str]:
-        """Symbols whose last bar is older than ``stale_after_seconds``."""
+        """Symbols whose last bar is older than ``stale_after_seconds``.
+
+        On the data's clock (``now`` is the newest bar's time) bars come in the canonical order, time
+        then symbol: a symbol after the newest bar's has not had its turn at that time yet, so it is
+        measured against the bar time before. At the first bar after a gap every symbol shares (a
+        night, a weekend) the others' gap is the market's, not theirs.
+        """
         after = self.limits.stale_after_seconds
         if after is None:
             return set()
         limit = timedelta(seconds=after)
-        return {symbol for symbol, seen in self.last_bar_at.items() if now - seen > limit}
+        if self.bar_time is None or self.previous_bar_time is None or now > self.bar_time:
+            return {symbol for symbol, seen in self.last_bar_at.items() if now - seen > limit}
+        current, previous, turn = self.bar_time, self.previous_bar_time, self.bar_symbol
+        return {
+            symbol
+            for symbol, seen in self.last_bar_at.items()
+            if (current if symbol <= turn else previous) - seen > limit
+        }
 
     def _move(self, now: datetime, state: TradingState, cause: str, detail: str) -> RiskEvent:
         self.state = state
