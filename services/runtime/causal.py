@@ -404,15 +404,19 @@ class CausalInbox:
         return sum(len(ids) for ids in self._held.values())
 
     async def offer(self, message: Message, delivery: Delivery) -> None:
-        """The consumer's handler: an input without a number is handled now, any other joins its stream's queue."""
+        """The consumer's handler: an input without a number is handled now, any other joins its stream's queue.
+
+        The queued inputs of a read are handled together once the read is over (:meth:`drain`, the
+        consumer's ``after_read``), so the ready ones leave as one batch.
+        """
         if sequenced(message) is None:
+            await self.drain()  # what came before it first
             await self.handle(message, delivery)
             return
         held = self._held.setdefault(delivery.stream, set())
         if delivery.entry_id not in held:  # else a redelivery of an input waiting here
             held.add(delivery.entry_id)
             self.queues.setdefault(delivery.stream, deque()).append(_Held(message, delivery))
-            await self.drain()
         raise Deferred
 
     async def drain(self) -> None:

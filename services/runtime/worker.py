@@ -166,14 +166,14 @@ class ServiceWorker:
             stats = self.stats.setdefault(subscription.group, ConsumerStats())
             self.loads[subscription.group] = GroupLoad(subscription.group)
             handler = self._guarded(subscription.handler)
-            held = None
+            held = after_read = None
             if self.causal is not None:
                 await self.causal.restore(self.bus, subscription.group)
                 inbox = CausalInbox(self.bus, subscription.group, self.instance, self.causal, handler,
                                     options.max_deliveries, functools.partial(_counted, stats),
                                     options.batch_size)  # fmt: skip
                 self.inboxes[subscription.group] = inbox
-                handler, held = inbox.offer, inbox.held
+                handler, held, after_read = inbox.offer, inbox.held, inbox.drain
             coroutine = self.bus.consume(
                 subscription.group,
                 self.instance,
@@ -183,6 +183,7 @@ class ServiceWorker:
                 options=options,
                 stats=stats,
                 held=held,
+                after_read=after_read,
             )
             self._tasks.append(asyncio.create_task(coroutine, name=f"{self.service}:{subscription.group}"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name=f"{self.service}:heartbeat"))

@@ -196,6 +196,7 @@ class Bus:
         options: ConsumerOptions | None = None,
         stats: ConsumerStats | None = None,
         held: Callable[[str], frozenset[str]] | None = None,
+        after_read: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Handle every entry of ``streams`` for ``group`` until ``stop`` is set.
 
@@ -203,7 +204,9 @@ class Bus:
         ``reclaim_idle_seconds`` and dead-lettered after ``max_deliveries``; an invalid one is
         dead-lettered at once. Connection loss is waited out with backoff. A handler may defer an entry
         (:class:`~logos.bus.consumer.Deferred`) and acknowledge it later; ``holding`` then tells which
-        entries of a stream it still holds, so they are neither redelivered nor reclaimed from it.
+        entries of a stream it still holds, so they are neither redelivered nor reclaimed from it, and
+        ``after_read`` runs once every entry of a read was handed over (a handler that defers them all
+        handles the batch there).
         """
         loop = ConsumerLoop(
             self,
@@ -214,6 +217,7 @@ class Bus:
             options or ConsumerOptions(),
             stats or ConsumerStats(),
             held,
+            after_read,
         )
         await loop.run(stop)
 

@@ -91,15 +91,19 @@ class ConsumerLoop:
         options: ConsumerOptions,
         stats: ConsumerStats,
         held: Callable[[str], frozenset[str]] | None = None,
+        after_read: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """``held(stream)``: the entries of ``stream`` the handler has deferred; redelivery and reclaiming skip them."""
+        """``held(stream)``: the entries of ``stream`` the handler has deferred; redelivery and reclaiming skip them.
+
+        ``after_read()`` runs after the entries of each read were handed to the handler.
+        """
         if not streams:
             raise ValueError("a consumer needs at least one stream")
         self._bus, self._backend = bus, bus.backend
         self._group, self._consumer, self._streams = group, consumer, list(streams)
         self._accepted = {stream: bus.names.accepted_types(stream) for stream in streams}
         self._handler, self._options, self.stats = handler, options, stats
-        self._held = held
+        self._held, self._after_read = held, after_read
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -129,6 +133,8 @@ class ConsumerLoop:
                     )
                     for entry in entries:
                         await self._deliver(entry, deliveries=1)
+                    if entries and self._after_read is not None:
+                        await self._after_read()
                     backoff.reset()
                 except (BackendUnavailable, GroupMissing) as exc:
                     prepared = False
@@ -201,6 +207,8 @@ class ConsumerLoop:
         counts = await self._backend.delivery_counts(stream, self._group, [entry.entry_id for entry in live])
         for entry in live:
             await self._deliver(entry, deliveries=counts.get(entry.entry_id, 1))
+        if live and self._after_read is not None:
+            await self._after_read()
 
     async def _deliver(self, entry: RawEntry, deliveries: int) -> None:
         fields = entry.fields or {}
