@@ -98,6 +98,7 @@ class CausalOrder:
         self.names = worker.names
         self.bars: int | None = None  # bars handled through (None: not known until the first one)
         self.data_time: datetime | None = None  # the newest bar time handled: watermarks carry it
+        self.outputs = 0  # what the service published since its last watermark, on the streams it covers
 
     def ready(self, message: Message, stream: str) -> bool:
         raise NotImplementedError
@@ -135,6 +136,13 @@ class CausalOrder:
         ts = self.data_time
         fields = {"ts": ts} if ts is not None else {}
         return Watermark(service=self.service, seq=seq, stage=stage, active=active, **fields)
+
+    async def _emit(self, stream: str, seq: int, stage: int) -> bool:
+        """Publish the watermark of ``(seq, stage)`` on ``stream``; True if it covers outputs (``active``)."""
+        active = self.outputs > 0
+        self.outputs = 0
+        await self.worker.publish(stream, self.watermark(seq, stage, active=active))
+        return active
 
     async def _own_last(self, bus: Bus, stream: str) -> Watermark | None:
         """This service's newest watermark on ``stream`` (it publishes every one in a transaction: all are there)."""
@@ -225,7 +233,6 @@ class ExecutorOrder(CausalOrder):
         super().__init__(worker)
         self.risk: Position = (0, 0)  # risk's newest watermark handled
         self.awaiting_risk = False  # an active stage 1 waits for risk's reaction
-        self.outputs = 0  # fills and rejections published since the last watermark
         self.snapshot_of: int | None = None  # the bar the last account snapshot was of
 
     def ready(self, message: Message, stream: str) -> bool:
@@ -252,22 +259,16 @@ class ExecutorOrder(CausalOrder):
             seq = message.seq
             if seq is None or (before is not None and seq <= before):
                 return
-            await self._emit(seq, 0)
+            await self._emit(self.names.fills, seq, 0)
             if self.snapshot_of != seq:  # a refused bar: ml and risk learn that no snapshot comes of it
                 await self.worker.publish(self.names.account, self.watermark(seq))
         elif isinstance(message, Watermark) and message.service == "risk":
             position = (message.seq, message.stage)
             self.risk = max(self.risk, position)
             if message.stage == 0 and message.active:
-                self.awaiting_risk = await self._emit(message.seq, 1)
+                self.awaiting_risk = await self._emit(self.names.fills, message.seq, 1)
             elif message.stage == 1:
                 self.awaiting_risk = False
-
-    async def _emit(self, seq: int, stage: int) -> bool:
-        active = self.outputs > 0
-        self.outputs = 0
-        await self.worker.publish(self.names.fills, self.watermark(seq, stage, active=active))
-        return active
 
     async def restore(self, bus: Bus, group: str) -> None:
         await super().restore(bus, group)
@@ -291,7 +292,6 @@ class RiskOrder(CausalOrder):
         self.intents = dict.fromkeys(self.names.all_intents(), 0)  # ml's watermark on each intents stream
         self.emitted = 0  # risk's own stage 0 done through
         self.awaiting_executor = False  # an active stage 0 waits for the executor's answer
-        self.sent = 0  # decisions and state changes published since the last watermark
 
     def ready(self, message: Message, stream: str) -> bool:
         if isinstance(message, Bar):
@@ -312,7 +312,7 @@ class RiskOrder(CausalOrder):
 
     def published(self, stream: str, message: Message) -> None:
         if stream == self.names.orders and not isinstance(message, Watermark):
-            self.sent += 1
+            self.outputs += 1
 
     async def after(self, message: Message, stream: str) -> None:
         await super().after(message, stream)
@@ -326,17 +326,11 @@ class RiskOrder(CausalOrder):
             if message.stage == 1:
                 self.awaiting_executor = False
                 if message.active:
-                    await self._emit(message.seq, 1)
+                    await self._emit(self.names.orders, message.seq, 1)
         done = min(self.account, *self.intents.values())
         if done > self.emitted:
             self.emitted = done
-            self.awaiting_executor = await self._emit(done, 0)
-
-    async def _emit(self, seq: int, stage: int) -> bool:
-        active = self.sent > 0
-        self.sent = 0
-        await self.worker.publish(self.names.orders, self.watermark(seq, stage, active=active))
-        return active
+            self.awaiting_executor = await self._emit(self.names.orders, done, 0)
 
     async def restore(self, bus: Bus, group: str) -> None:
         await super().restore(bus, group)
