@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from logos import __version__
 from logos.auth import Authenticator
-from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, LastEntry, Refused
-from logos.contracts import Bar, Message, ServiceState, ServiceStatus, utc_now
+from logos.bus import BackendUnavailable, Bus, ConsumerStats, Delivery, GroupInfo, Handler, Refused
+from logos.contracts import Bar, Message, ServiceState, ServiceStatus
 from logos.live.bar_guard import BarGuard
 from logos.secrets import SecretMissing
 from services.runtime.causal import CausalInbox, CausalOrder
@@ -368,6 +368,4 @@ class ServiceWorker:
 
 def _counted(stats: ConsumerStats, message: Message, delivery: Delivery) -> None:
     """Count an input the causal inbox handled after holding it, as the consumer counts the others."""
-    message_type = getattr(message, "type", type(message).__name__)
-    stats.handled[message_type] = stats.handled.get(message_type, 0) + 1
-    stats.last = LastEntry(delivery.stream, delivery.entry_id, message_type, utc_now())
+    stats.count_handled(delivery.stream, delivery.entry_id, getattr(message, "type", type(message).__name__))

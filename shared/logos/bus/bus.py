@@ -65,6 +65,7 @@ class Bus:
         authenticator: Authenticator | None = None,
     ) -> None:
         self.backend = backend
+        self._hands_over = getattr(backend, "hands_over", False)  # one process: entries carry their message
         # signs what this process publishes on the signed streams and checks what it reads there (logos.auth)
         self.authenticator = authenticator
         self.names = names
@@ -115,7 +116,7 @@ class Bus:
             raise ValueError(f"a {fields['type']} does not belong on {stream}")
         if self.authenticator is not None:
             fields = self.authenticator.sign(stream, fields)
-        if getattr(self.backend, "hands_over", False):
+        if self._hands_over:
             fields = Carried(fields, message)  # one process: the consumer takes the message, not its JSON
         outbox = CURRENT_OUTBOX.get()
         if outbox is not None and not outbox.closed:

@@ -14,9 +14,9 @@ from logos.auth import Unauthenticated
 from logos.bus.backend import BackendUnavailable, GroupMissing, RawEntry
 from logos.bus.codec import InvalidEntry, decode, encode
 from logos.bus.dead_letter import MARKER_TTL_SECONDS, dead_letter_for, reason_digest
-from logos.bus.options import ConsumerOptions, ConsumerStats, LastEntry
+from logos.bus.options import ConsumerOptions, ConsumerStats
 from logos.bus.outbox import CURRENT_OUTBOX, Outbox
-from logos.contracts import Message, utc_now
+from logos.contracts import Message
 
 if TYPE_CHECKING:
     from logos.bus.bus import Bus
@@ -257,9 +257,7 @@ class ConsumerLoop:
             outbox.closed = True  # a failed handler's messages are dropped: its entry is delivered again
             CURRENT_OUTBOX.reset(token)
         await self._bus.publish_and_ack(outbox, entry.stream, self._group, entry.entry_id)
-        message_type = fields["type"]
-        self.stats.handled[message_type] = self.stats.handled.get(message_type, 0) + 1
-        self.stats.last = LastEntry(entry.stream, entry.entry_id, message_type, utc_now())
+        self.stats.count_handled(entry.stream, entry.entry_id, fields["type"])
 
     async def _refuse(self, entry: RawEntry, deliveries: int, reason: str) -> None:
         """Dead-letter an entry that must never be acted on, counted by the reason's first word."""

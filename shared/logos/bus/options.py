@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from logos.contracts import utc_now
+
 
 @dataclass(frozen=True)
 class ConsumerOptions:
@@ -47,3 +49,8 @@ class ConsumerStats:
     @property
     def handled_total(self) -> int:
         return sum(self.handled.values())
+
+    def count_handled(self, stream: str, entry_id: str, message_type: str) -> None:
+        """Count an entry handled and acknowledged (by the consumer, or later by a handler that held it)."""
+        self.handled[message_type] = self.handled.get(message_type, 0) + 1
+        self.last = LastEntry(stream, entry_id, message_type, utc_now())
